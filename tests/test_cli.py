@@ -1,0 +1,16 @@
+"The `ocr6` console script as a user runs it."
+from conftest import ocr6
+
+def test_help_lists_commands():
+    r = ocr6('--help', check=True)
+    assert 'usage: ocr6' in r.stdout and 'summary' in r.stdout
+
+def test_summary_on_real_sample(sample_dir):
+    r = ocr6('summary', '--data-dir', sample_dir, check=True)
+    assert 'application_train' in r.stdout and 'bureau_balance' in r.stdout
+    assert '1,000 training applicants, 70 defaults (7.0 %)' in r.stdout
+
+def test_bad_folder_is_one_line_error(tmp_path):
+    r = ocr6('summary', '--data-dir', tmp_path/'missing')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    assert r.stderr.strip() == f"ocr6 summary: error: {tmp_path/'missing'}: data folder not found"
