@@ -20,3 +20,21 @@ def ocr6(*args, timeout=600, check=False, **kw) -> subprocess.CompletedProcess:
     r = subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout, **kw)
     if check and r.returncode: raise AssertionError(f'ocr6 {args} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}')
     return r
+
+@pytest.fixture(scope='session')
+def clients_dir(sample_dir, tmp_path_factory) -> Path:
+    "A data folder whose application_test holds the real sample's applicants (no TARGET) with their child tables."
+    import pandas as pd
+    d = tmp_path_factory.mktemp('clients')
+    pd.read_csv(sample_dir/'application_train.csv').drop(columns='TARGET').to_csv(d/'application_test.csv', index=False)
+    for p in sample_dir.glob('*.csv'):
+        if p.name != 'application_train.csv': shutil.copy(p, d/p.name)
+    return d
+
+@pytest.fixture(scope='session')
+def sample_bundle(sample_dir, tmp_path_factory) -> Path:
+    "A model bundle trained quickly on the real sample (tiny search: for tests, not for quality)."
+    from ocr6_scoring.tracking import train_bundle, TrainConfig
+    out = tmp_path_factory.mktemp('bundle')/'model'
+    train_bundle(sample_dir, out, TrainConfig(n_iter=1, n_init=2, n_folds=3, n_estimators=100, search_space={'max_depth': (2, 4, 'int'), 'learning_rate': (0.1, 0.3, 'log')}), progress=False)
+    return out
