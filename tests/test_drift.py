@@ -135,3 +135,13 @@ def test_evidently_snapshot_samples_rows():
     count = [m['value'] for m in d['metrics'] if m['config']['type'].endswith('DriftedColumnsCount')][0]
     assert count['count'] == 1  # x drifted, c did not
     with pytest.raises(DataError): evidently_snapshot(ref, cur, ['nope'])
+
+def test_ocr6_drift_command(folders, sample_bundle, tmp_path):
+    "The console script writes the HTML (no network fetch) and its JSON, prints the summary line; bad folders are one-line errors."
+    from conftest import ocr6
+    out = tmp_path/'drift'/'REPORT.html'
+    r = ocr6('drift', '--reference', folders/'drift2', '--current', folders/'drift2', '--out', out, '--max-rows', 1000, '--top', 5, check=True)
+    doc = json.loads(out.with_suffix('.json').read_text())
+    assert doc['summary']['line'] in r.stdout and network_references(out.read_text(encoding='utf-8')) == []
+    r = ocr6('drift', '--reference', folders/'drift2', '--current', tmp_path/'nowhere', '--out', tmp_path/'x.html')
+    assert r.returncode == 2 and 'nowhere' in r.stderr and 'Traceback' not in r.stderr

@@ -1,0 +1,1 @@
+"The FastAPI service over `ocr6_scoring.service` (see app.py)."

@@ -1,0 +1,181 @@
+"""FastAPI app: thin routes over `ocr6_scoring.service.Service` (all logic lives there).
+
+Configuration (environment, read at start-up):
+- OCR6_MODEL_DIR: model bundle folder; if unset, the `champion` of the MLflow registry (OCR6_TRACKING_URI)
+- OCR6_DATA_DIR: data folder whose application_test (+ child tables) are the known clients
+- OCR6_DATABASE_URL: SQLAlchemy URL of the audit log (default: SQLite beside the bundle)
+- OCR6_DRIFT_REPORT: JSON of `ocr6 drift`, whose summary line /model shows
+- OCR6_API_TOKEN: when set, every route but /health needs `Authorization: Bearer <token>`
+"""
+from __future__ import annotations
+import hmac, os
+from contextlib import asynccontextmanager
+from typing import Any, Literal, Optional
+from fastapi import Depends, FastAPI, HTTPException, Path as P, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from ocr6_scoring.data import CHILD_TABLES, SCHEMA
+from ocr6_scoring.service import MAX_BATCH, Service, ServiceError
+
+# ---- request models, generated from the data schema (unknown fields and wrong types -> 422 naming the field)
+_PY = {'key': int, 'int': int, 'float': float, 'cat': str}
+_strict = ConfigDict(extra='forbid')
+
+def _record_model(table: str, name: str, required=(), exclude=()):
+    fields = {c: ((_PY[k], ...) if c in required else (Optional[_PY[k]], None))
+              for c, k in SCHEMA[table].items() if c not in exclude}
+    return create_model(name, __config__=_strict, **fields)
+
+Application = _record_model('application_test', 'Application', required=('SK_ID_CURR',))
+Overrides = _record_model('application_test', 'Overrides', exclude=('SK_ID_CURR',))
+_CHILD = {t: _record_model(t, ''.join(w.capitalize() for w in t.split('_')) + 'Record') for t in CHILD_TABLES}
+_children = {t: (Optional[list[m]], None) for t, m in _CHILD.items()}
+ScoreRequest = create_model('ScoreRequest', __config__=_strict, application=(Application, ...), **_children)
+BatchRequest = create_model('BatchRequest', __config__=_strict,
+                            applications=(list[Application], Field(..., min_length=1, max_length=MAX_BATCH)), **_children)
+
+class WhatIfRequest(BaseModel):
+    model_config = _strict
+    overrides: Overrides  # type: ignore[valid-type]
+
+# ---- response models (the dashboard depends on them: see tests/openapi.json)
+class Health(BaseModel):
+    status: str; model_version: str; clients: int
+
+class Score(BaseModel):
+    id: Optional[int]; probability: float; decision: Literal['granted', 'refused']; threshold: float
+    distance: float; points: float; band: str; model_version: str
+
+class Batch(BaseModel):
+    items: list[Score]
+
+class WhatIf(BaseModel):
+    before: Score; after: Score; overrides: dict[str, Any]
+
+class Clients(BaseModel):
+    items: list[int]; total: int
+
+class InfoItem(BaseModel):
+    name: str; label: str; value: Any; unit: str
+
+class Client(BaseModel):
+    id: int; info: list[InfoItem]; application: dict[str, Any]
+
+class Contribution(BaseModel):
+    model_config = ConfigDict(extra='allow')
+    group: str; label: str; value: Optional[str] = None; typical: Optional[str] = None
+    probability_points: float; direction: Literal['raises', 'lowers']
+
+class Explanation(BaseModel):
+    model_config = ConfigDict(extra='allow')
+    id: int; probability: float; base_probability: float; decision: str; threshold: float
+    contributions: list[Contribution]; reasons: dict[str, list[str]]; model_version: str
+
+class Neighbour(BaseModel):
+    id: int; distance: float; target: int; score: float
+
+class Similar(BaseModel):
+    id: int; k: int; default_rate: float; neighbours: list[Neighbour]; features: list[str]
+
+class FeatureHistogram(BaseModel):
+    name: str; label: str; unit: str; edges: list[float]; repaid: list[int]; defaulted: list[int]; missing: int
+    client_value: Optional[float]; percentile: Optional[float]; population: Literal['all', 'similar']; n: int
+
+class Point(BaseModel):
+    x: float; y: float; target: int; score: float
+
+class Bivariate(BaseModel):
+    x: str; y: str; x_label: str; y_label: str; points: list[Point]; client: Optional[dict[str, Optional[float]]]
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(extra='allow')
+    model_version: str; threshold: float; threshold_band: Optional[list[float]]; fn_cost: float; fp_cost: float
+    calibration: str; estimator: str; metrics: dict[str, float]; global_importance: list[dict[str, Any]]
+    features: list[dict[str, str]]; drift: Optional[str]
+
+# ---- the app
+def _service_from_env() -> Service:
+    model = os.environ.get('OCR6_MODEL_DIR')
+    if not model:
+        from ocr6_scoring.tracking import bundle_path
+        model = bundle_path(tracking_uri=os.environ.get('OCR6_TRACKING_URI'))
+    data = os.environ.get('OCR6_DATA_DIR')
+    if not data: raise RuntimeError('OCR6_DATA_DIR is not set: the folder of the clients to serve')
+    return Service(model, data, os.environ.get('OCR6_DATABASE_URL'), os.environ.get('OCR6_DRIFT_REPORT'))
+
+def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
+    "The FastAPI app; `service` (tests) or built at start-up from the environment."
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.service = service or _service_from_env()
+        yield
+
+    app = FastAPI(title='ocr6_scoring API', version='1', lifespan=lifespan,
+                  description='Credit scoring: probability of default, decision, explanation, audit log.')
+    bearer = HTTPBearer(auto_error=False)
+    secret = (token if token is not None else os.environ.get('OCR6_API_TOKEN')) or None  # '' = no token
+
+    def auth(cred: Optional[HTTPAuthorizationCredentials] = Depends(bearer)):
+        if secret is None: return
+        if cred is None or not hmac.compare_digest(cred.credentials.encode(), secret.encode()):
+            raise HTTPException(401, 'missing or invalid bearer token', headers={'WWW-Authenticate': 'Bearer'})
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError):
+        return JSONResponse(status_code=exc.status, content={'detail': exc.message})
+
+    svc = lambda request: request.app.state.service
+    Id = P(..., ge=0, le=2**62, description='SK_ID_CURR of a client')
+    guarded = [Depends(auth)]
+
+    @app.get('/health', response_model=Health)
+    def health(request: Request): return svc(request).health()
+
+    @app.get('/model', response_model=ModelInfo, dependencies=guarded)
+    def model(request: Request): return svc(request).model_info()
+
+    @app.get('/clients', response_model=Clients, dependencies=guarded)
+    def clients(request: Request, q: str = Query('', max_length=20, pattern=r'^[0-9]*$'), limit: int = Query(20, ge=1, le=1000)):
+        return svc(request).search(q, limit)
+
+    @app.get('/clients/{client_id}', response_model=Client, dependencies=guarded)
+    def client(request: Request, client_id: int = Id): return svc(request).client(client_id)
+
+    @app.get('/clients/{client_id}/score', response_model=Score, dependencies=guarded)
+    def score(request: Request, client_id: int = Id): return svc(request).score(client_id)
+
+    @app.get('/clients/{client_id}/explanation', response_model=Explanation, dependencies=guarded)
+    def explanation(request: Request, client_id: int = Id, top: int = Query(5, ge=1, le=50)):
+        return svc(request).explanation(client_id, top)
+
+    @app.get('/clients/{client_id}/similar', response_model=Similar, dependencies=guarded)
+    def similar(request: Request, client_id: int = Id, k: int = Query(10, ge=1, le=500)):
+        return svc(request).similar(client_id, k)
+
+    @app.post('/clients/{client_id}/what-if', response_model=WhatIf, dependencies=guarded)
+    def what_if(request: Request, body: WhatIfRequest, client_id: int = Id):
+        return svc(request).what_if(client_id, body.overrides.model_dump(exclude_unset=True))
+
+    @app.post('/score', response_model=Score, dependencies=guarded)
+    def score_raw(request: Request, body: ScoreRequest):  # type: ignore[valid-type]
+        return svc(request).score_application(body.model_dump(exclude_unset=True))
+
+    @app.post('/score/batch', response_model=Batch, dependencies=guarded)
+    def score_batch(request: Request, body: BatchRequest):  # type: ignore[valid-type]
+        return svc(request).score_batch(body.model_dump(exclude_unset=True))
+
+    @app.get('/population/feature/{name}', response_model=FeatureHistogram, dependencies=guarded)
+    def population_feature(request: Request, name: str, bins: int = Query(30, ge=2, le=200),
+                           client_id: Optional[int] = Query(None, ge=0, le=2**62), similar_to: Optional[int] = Query(None, ge=0, le=2**62),
+                           k: int = Query(200, ge=5, le=5000)):
+        return svc(request).population_feature(name, bins, client_id, similar_to, k)
+
+    @app.get('/population/bivariate', response_model=Bivariate, dependencies=guarded)
+    def bivariate(request: Request, x: str, y: str, n: int = Query(1000, ge=10, le=20_000),
+                  client_id: Optional[int] = Query(None, ge=0, le=2**62)):
+        return svc(request).bivariate(x, y, n, client_id)
+
+    return app
+
+app = create_app()

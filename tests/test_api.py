@@ -1,0 +1,105 @@
+"The API through FastAPI's TestClient on a model trained on the real sample."
+import json, os
+from pathlib import Path
+import pandas as pd, pytest
+from fastapi.testclient import TestClient
+from conftest import ROOT
+
+SNAPSHOT = ROOT/'tests'/'openapi.json'
+
+@pytest.fixture(scope='module')
+def service(sample_bundle, clients_dir, tmp_path_factory):
+    from ocr6_scoring.service import Service
+    return Service(sample_bundle, clients_dir, f"sqlite:///{tmp_path_factory.mktemp('audit')/'audit.db'}")
+
+@pytest.fixture(scope='module')
+def client(service):
+    from api.app import create_app
+    with TestClient(create_app(service, token='')) as c: yield c
+
+def test_health_and_model(client, service):
+    r = client.get('/health'); assert r.status_code == 200
+    assert r.json() == {'status': 'ok', 'model_version': service.version, 'clients': 1000}
+    m = client.get('/model').json()
+    assert 0 < m['threshold'] < 1 and m['fn_cost'] == 10 and m['global_importance'] and m['features']
+
+def test_search_and_client(client):
+    r = client.get('/clients', params={'q': '10000', 'limit': 5}).json()
+    assert r['items'] == [100002, 100003, 100004, 100006, 100007] and r['total'] > 5
+    c = client.get('/clients/100002').json()
+    labels = {i['label']: i['value'] for i in c['info']}
+    assert labels['Annual income'] == 202500.0 and labels['Age'] == round(9461 / 365.25, 1)
+    assert c['application']['CODE_GENDER'] == 'M'
+
+def test_score_matches_batch_scoring(client, service):
+    s = client.get('/clients/100002/score').json()
+    assert set(s) >= {'probability', 'decision', 'threshold', 'distance', 'points', 'band', 'model_version'}
+    expected = service.bundle.score_tables(service.tables).loc[100002]
+    assert s['probability'] == pytest.approx(float(expected.probability), abs=1e-12)
+    assert s['decision'] == expected.decision
+    assert s['distance'] == pytest.approx(s['probability'] - s['threshold'])
+
+def test_explanation_similar_population(client):
+    e = client.get('/clients/100002/explanation', params={'top': 4}).json()
+    assert e['contributions'] and set(e['reasons']) == {'raising', 'lowering'}
+    s = client.get('/clients/100002/similar', params={'k': 7}).json()
+    assert s['k'] == 7 and len(s['neighbours']) == 7 and 0 <= s['default_rate'] <= 1
+    feats = client.get('/model').json()['features']
+    name = next(f['name'] for f in feats if 'INCOME' in f['name'])
+    h = client.get(f'/population/feature/{name}', params={'client_id': 100002, 'bins': 10}).json()
+    assert len(h['edges']) == 11 and len(h['repaid']) == 10 and h['client_value'] is not None
+    b = client.get('/population/bivariate', params={'x': feats[0]['name'], 'y': name, 'n': 50, 'client_id': 100002}).json()
+    assert len(b['points']) <= 50 and b['client'] is not None
+
+def test_what_if_and_raw_score(client, service):
+    w = client.post('/clients/100002/what-if', json={'overrides': {'EXT_SOURCE_1': 0.9, 'EXT_SOURCE_2': 0.9, 'EXT_SOURCE_3': 0.9}}).json()
+    assert w['after']['probability'] < w['before']['probability'] and w['overrides'] == {'EXT_SOURCE_1': 0.9, 'EXT_SOURCE_2': 0.9, 'EXT_SOURCE_3': 0.9}
+    app = {k: v for k, v in client.get('/clients/100003').json()['application'].items() if v is not None}
+    r = client.post('/score', json={'application': app})
+    assert r.status_code == 200 and r.json()['id'] == 100003
+    b = client.post('/score/batch', json={'applications': [app, {**app, 'SK_ID_CURR': 999999}]})
+    assert b.status_code == 200 and [i['id'] for i in b.json()['items']] == [100003, 999999]
+
+def test_errors(client):
+    assert client.get('/clients/1').status_code == 404
+    assert client.get('/clients/1').json()['detail'] == 'client 1 not found'
+    r = client.post('/clients/100002/what-if', json={'overrides': {'AMT_INCOME': 1}})
+    assert r.status_code == 422 and 'AMT_INCOME' in json.dumps(r.json())
+    r = client.post('/clients/100002/what-if', json={'overrides': {'AMT_CREDIT': 'lots'}})
+    assert r.status_code == 422 and 'AMT_CREDIT' in json.dumps(r.json())
+    r = client.post('/score', json={'application': {'AMT_CREDIT': 1.0}})
+    assert r.status_code == 422 and 'SK_ID_CURR' in json.dumps(r.json())
+    assert client.get('/population/feature/NOPE').status_code == 404
+    assert client.get('/clients', params={'limit': 0}).status_code == 422
+
+def test_audit_rows_for_every_decision(client, service):
+    n0 = service.audit.count()
+    client.get('/clients/100003/score'); client.get('/clients/100003/explanation')
+    client.post('/clients/100003/what-if', json={'overrides': {'CNT_CHILDREN': 3}})
+    assert service.audit.count() == n0 + 4  # score, explanation, what-if before + after
+    last = service.audit.tail(1).iloc[0]
+    assert last.route == 'what-if' and last.model_version == service.version and last.client_id == 100003
+
+def test_token_required_when_set(service):
+    from api.app import create_app
+    with TestClient(create_app(service, token='s3cret')) as c:
+        assert c.get('/health').status_code == 200
+        assert c.get('/clients/100002/score').status_code == 401
+        assert c.get('/clients/100002/score', headers={'Authorization': 'Bearer wrong'}).status_code == 401
+        assert c.get('/clients/100002/score', headers={'Authorization': 'Bearer s3cret'}).status_code == 200
+
+def test_tampered_bundle_refused(sample_bundle, clients_dir, tmp_path):
+    import shutil
+    from ocr6_scoring.service import Service
+    from ocr6_scoring.model import BundleError
+    b = tmp_path/'b'; shutil.copytree(sample_bundle, b)
+    with open(b/'features.json', 'a') as f: f.write(' ')
+    with pytest.raises(BundleError, match='features.json does not match its sha256'):
+        Service(b, clients_dir, 'sqlite://')
+
+def test_openapi_snapshot(client):
+    "The dashboard depends on this schema: a change must be deliberate (UPDATE_OPENAPI=1 rewrites the snapshot)."
+    schema = client.get('/openapi.json').json()
+    if os.environ.get('UPDATE_OPENAPI'): SNAPSHOT.write_text(json.dumps(schema, indent=1, sort_keys=True) + '\n')
+    assert SNAPSHOT.exists(), f'{SNAPSHOT} missing: run the tests once with UPDATE_OPENAPI=1 and commit it'
+    assert schema == json.loads(SNAPSHOT.read_text())
