@@ -177,6 +177,13 @@ def _header(path: Path) -> list[str]:
         return list(pq.read_schema(path).names)
     return [str(c) for c in _read_csv(path, nrows=0).columns]
 
+def _release_arrow():
+    "Give Arrow's freed memory back to the system (a no-op where the allocator cannot)."
+    try:
+        import pyarrow as pa
+        pa.default_memory_pool().release_unused()
+    except (ImportError, AttributeError): pass
+
 def read_table(path: str|Path,  # a `.csv` or `.parquet` file
                table: str|None=None,  # its name in `TABLES`; default: the file's stem
               ) -> pd.DataFrame:
@@ -195,7 +202,10 @@ def read_table(path: str|Path,  # a `.csv` or `.parquet` file
         warnings.warn(f"{path.name}: {len(unknown)} unknown column(s) ignored: {', '.join(unknown[:10])}"
                       + (' ...' if len(unknown) > 10 else ''), DataWarning, stacklevel=2)
     cols = [c for c in header if c in schema]
-    if path.suffix == '.parquet': return coerce_frame(pd.read_parquet(path, columns=cols), table, path.name)
+    if path.suffix == '.parquet':
+        df = pd.read_parquet(path, columns=cols)
+        _release_arrow()  # Arrow's pool keeps freed buffers otherwise: GBs of RSS at full scale
+        return coerce_frame(df, table, path.name)
     try: df = _read_csv(path, usecols=cols, dtype={c: _READ_KIND[schema[c]] for c in cols}, low_memory=False)
     except (ValueError, TypeError) as e:
         if isinstance(e, DataError): raise
@@ -256,6 +266,22 @@ def load_tables(data_dir: str|Path,  # folder with Kaggle's file names
     return out
 
 # %% ../nbs/00_data.ipynb #ad06ac2a
+_NUMBER = (bool, int, float, np.bool_, np.integer, np.floating)
+
+def _fast_column(vals: list, kind: str):
+    "Typed array of plain JSON values (numbers, None, text for categories), or None when the general path must check it."
+    if kind == 'cat':
+        if not all(v is None or isinstance(v, str) for v in vals): return None
+        return pd.Categorical(vals)
+    if not all(v is None or isinstance(v, _NUMBER) for v in vals): return None
+    x = np.array([np.nan if v is None else v for v in vals], dtype='float64')
+    if kind == 'float': return x
+    ok = ~np.isnan(x)
+    if kind == 'key' and not ok.all(): return None
+    if (x[ok] % 1 != 0).any() or (np.abs(x[ok]) > (2**62 if kind == 'key' else 2**31 - 1)).any(): return None
+    if kind == 'key': return x.astype('int64')
+    return pd.arrays.IntegerArray(np.where(ok, x, 0).astype('int32'), ~ok)
+
 def frame_from_records(table: str,  # a name in `TABLES`
                        records: Iterable[Mapping],  # dicts of column -> value
                        source: str|None=None,  # name used in error messages
@@ -264,10 +290,16 @@ def frame_from_records(table: str,  # a name in `TABLES`
     records = list(records); source = source or table
     unknown = sorted({k for r in records for k in r} - set(SCHEMA[table]))
     if unknown: raise DataError(f"{source}: unknown field(s) {', '.join(unknown)}")
-    df = pd.DataFrame.from_records(records, columns=[c for c in SCHEMA[table] if any(c in r for r in records)])
-    missing = [c for c in REQUIRED[table] if c not in df]
+    cols = [c for c in SCHEMA[table] if any(c in r for r in records)]
+    missing = [c for c in REQUIRED[table] if c not in cols]
     if missing: raise DataError(f"{source}: required field {', '.join(missing)} is missing")
-    return coerce_frame(df, table, source)
+    out = {}  # fast path: plain JSON numbers and strings are typed column by column with numpy (the API's one-applicant case)
+    for c in cols:
+        v = _fast_column([r.get(c) for r in records], SCHEMA[table][c])
+        if v is None: break
+        out[c] = v
+    else: return pd.DataFrame(out, columns=cols)
+    return coerce_frame(pd.DataFrame.from_records(records, columns=cols), table, source)  # text numbers, bad values: checked and named
 
 # %% ../nbs/00_data.ipynb #f0e450d1
 def load_descriptions(data_dir: str|Path) -> dict[str, dict[str, str]]:
