@@ -10,17 +10,19 @@ Configuration (environment, read at start-up):
 from __future__ import annotations
 import hmac, os
 from contextlib import asynccontextmanager
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 from fastapi import Depends, FastAPI, HTTPException, Path as P, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, create_model
-from ocr6_scoring.data import CHILD_TABLES, SCHEMA
+from ocr6_scoring.data import CHILD_TABLES, REQUIRED, SCHEMA
 from ocr6_scoring.service import MAX_BATCH, Service, ServiceError
 
 # ---- request models, generated from the data schema (unknown fields and wrong types -> 422 naming the field)
-_PY = {'key': int, 'int': int, 'float': float, 'cat': str}
 _strict = ConfigDict(extra='forbid')
+_FLOAT32_MAX = 3.4e38  # features are float32: a larger number would become infinity
+_PY = {'key': Annotated[int, Field(ge=0, le=2**62)], 'int': Annotated[int, Field(ge=-(2**31 - 1), le=2**31 - 1)],
+       'float': Annotated[float, Field(ge=-_FLOAT32_MAX, le=_FLOAT32_MAX, allow_inf_nan=False)], 'cat': Annotated[str, Field(max_length=200)]}
 
 def _record_model(table: str, name: str, required=(), exclude=()):
     fields = {c: ((_PY[k], ...) if c in required else (Optional[_PY[k]], None))
@@ -29,7 +31,9 @@ def _record_model(table: str, name: str, required=(), exclude=()):
 
 Application = _record_model('application_test', 'Application', required=('SK_ID_CURR',))
 Overrides = _record_model('application_test', 'Overrides', exclude=('SK_ID_CURR',))
-_CHILD = {t: _record_model(t, ''.join(w.capitalize() for w in t.split('_')) + 'Record') for t in CHILD_TABLES}
+# child records: their own keys are required; SK_ID_CURR may be left out when one application is posted (it is filled in)
+_CHILD = {t: _record_model(t, ''.join(w.capitalize() for w in t.split('_')) + 'Record', required=tuple(c for c in REQUIRED[t] if c != 'SK_ID_CURR'))
+          for t in CHILD_TABLES}
 _children = {t: (Optional[list[m]], None) for t, m in _CHILD.items()}
 ScoreRequest = create_model('ScoreRequest', __config__=_strict, application=(Application, ...), **_children)
 BatchRequest = create_model('BatchRequest', __config__=_strict,
@@ -40,6 +44,16 @@ class WhatIfRequest(BaseModel):
     overrides: Overrides  # type: ignore[valid-type]
 
 # ---- response models (the dashboard depends on them: see tests/openapi.json)
+class ErrorDetail(BaseModel):
+    detail: str  # what was not found or not accepted, e.g. 'client 1 not found'
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(extra='allow')
+    loc: list[str | int]; msg: str; type: str
+
+class ValidationErrors(BaseModel):
+    detail: list[FieldError]  # request validation: one item per field, `loc` names it
+
 class Health(BaseModel):
     status: str; model_version: str; clients: int
 
@@ -126,6 +140,9 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
         return JSONResponse(status_code=exc.status, content={'detail': exc.message})
 
     svc = lambda request: request.app.state.service
+    E404 = {404: {'model': ErrorDetail, 'description': 'unknown client or feature'}}
+    E422 = {422: {'model': ValidationErrors | ErrorDetail, 'description': 'invalid request: a list of located errors '
+                  '(request validation) or one message (a value the feature code rejects)'}}
     Id = P(..., ge=0, le=2**62, description='SK_ID_CURR of a client')
     guarded = [Depends(auth)]
 
@@ -139,39 +156,39 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
     def clients(request: Request, q: str = Query('', max_length=20, pattern=r'^[0-9]*$'), limit: int = Query(20, ge=1, le=1000)):
         return svc(request).search(q, limit)
 
-    @app.get('/clients/{client_id}', response_model=Client, dependencies=guarded)
+    @app.get('/clients/{client_id}', response_model=Client, dependencies=guarded, responses=E404)
     def client(request: Request, client_id: int = Id): return svc(request).client(client_id)
 
-    @app.get('/clients/{client_id}/score', response_model=Score, dependencies=guarded)
+    @app.get('/clients/{client_id}/score', response_model=Score, dependencies=guarded, responses=E404)
     def score(request: Request, client_id: int = Id): return svc(request).score(client_id)
 
-    @app.get('/clients/{client_id}/explanation', response_model=Explanation, dependencies=guarded)
+    @app.get('/clients/{client_id}/explanation', response_model=Explanation, dependencies=guarded, responses=E404)
     def explanation(request: Request, client_id: int = Id, top: int = Query(5, ge=1, le=50)):
         return svc(request).explanation(client_id, top)
 
-    @app.get('/clients/{client_id}/similar', response_model=Similar, dependencies=guarded)
+    @app.get('/clients/{client_id}/similar', response_model=Similar, dependencies=guarded, responses=E404)
     def similar(request: Request, client_id: int = Id, k: int = Query(10, ge=1, le=500)):
         return svc(request).similar(client_id, k)
 
-    @app.post('/clients/{client_id}/what-if', response_model=WhatIf, dependencies=guarded)
+    @app.post('/clients/{client_id}/what-if', response_model=WhatIf, dependencies=guarded, responses={**E404, **E422})
     def what_if(request: Request, body: WhatIfRequest, client_id: int = Id):
         return svc(request).what_if(client_id, body.overrides.model_dump(exclude_unset=True))
 
-    @app.post('/score', response_model=Score, dependencies=guarded)
+    @app.post('/score', response_model=Score, dependencies=guarded, responses=E422)
     def score_raw(request: Request, body: ScoreRequest):  # type: ignore[valid-type]
         return svc(request).score_application(body.model_dump(exclude_unset=True))
 
-    @app.post('/score/batch', response_model=Batch, dependencies=guarded)
+    @app.post('/score/batch', response_model=Batch, dependencies=guarded, responses=E422)
     def score_batch(request: Request, body: BatchRequest):  # type: ignore[valid-type]
         return svc(request).score_batch(body.model_dump(exclude_unset=True))
 
-    @app.get('/population/feature/{name}', response_model=FeatureHistogram, dependencies=guarded)
+    @app.get('/population/feature/{name}', response_model=FeatureHistogram, dependencies=guarded, responses=E404)
     def population_feature(request: Request, name: str, bins: int = Query(30, ge=2, le=200),
                            client_id: Optional[int] = Query(None, ge=0, le=2**62), similar_to: Optional[int] = Query(None, ge=0, le=2**62),
                            k: int = Query(200, ge=5, le=5000)):
         return svc(request).population_feature(name, bins, client_id, similar_to, k)
 
-    @app.get('/population/bivariate', response_model=Bivariate, dependencies=guarded)
+    @app.get('/population/bivariate', response_model=Bivariate, dependencies=guarded, responses=E404)
     def bivariate(request: Request, x: str, y: str, n: int = Query(1000, ge=10, le=20_000),
                   client_id: Optional[int] = Query(None, ge=0, le=2**62)):
         return svc(request).bivariate(x, y, n, client_id)
