@@ -267,12 +267,16 @@ def load_tables(data_dir: str|Path,  # folder with Kaggle's file names
 
 # %% ../nbs/00_data.ipynb #ad06ac2a
 _NUMBER = (bool, int, float, np.bool_, np.integer, np.floating)
+_NO_LEVELS = pd.CategoricalDtype([])  # an all-missing categorical column
 
 def _fast_column(vals: list, kind: str):
     "Typed array of plain JSON values (numbers, None, text for categories), or None when the general path must check it."
     if kind == 'cat':
         if not all(v is None or isinstance(v, str) for v in vals): return None
-        return pd.Categorical(vals)
+        levels = sorted({v for v in vals if v is not None})
+        if not levels: return pd.Categorical.from_codes(np.full(len(vals), -1, 'int8'), dtype=_NO_LEVELS)
+        pos = {l: i for i, l in enumerate(levels)}
+        return pd.Categorical.from_codes(np.array([-1 if v is None else pos[v] for v in vals]), dtype=pd.CategoricalDtype(levels))
     if not all(v is None or isinstance(v, _NUMBER) for v in vals): return None
     x = np.array([np.nan if v is None else v for v in vals], dtype='float64')
     if kind == 'float': return x
