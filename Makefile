@@ -6,10 +6,11 @@ VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 SAMPLE := ../shared/data/home-credit-sample
-DATA_DIR ?= $(if $(wildcard data/demo/application_train.*),data/demo,$(SAMPLE))
+DEMO_DATA := data/demo
+DATA_DIR ?= $(DEMO_DATA)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install demo test check nbtest pytest export docs bench readme clean
+.PHONY: help install demo test check nbtest pytest chromium export docs bench readme clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -23,9 +24,8 @@ $(STAMP): settings.ini setup.py
 
 install: $(STAMP) ## create .venv and install the package with its dev tools
 
-demo: $(STAMP) ## run the product on DATA_DIR (default: data/demo, else the real sample)
-	@test -n "$(DATA_DIR)" -a -d "$(DATA_DIR)" || { echo "No data: give DATA_DIR=/path/to/home-credit"; exit 2; }
-	$(BIN)/ocr6 summary --data-dir "$(DATA_DIR)"
+demo: $(STAMP) ## the whole product: data (synthetic unless DATA_DIR=...), champion, docs, then API + dashboard + MLflow UI until Ctrl-C
+	$(BIN)/ocr6 demo $(if $(filter-out $(DEMO_DATA),$(DATA_DIR)),--data-dir "$(DATA_DIR)",) $(ARGS)
 
 check: $(STAMP) ## notebooks clean and library in sync with them
 	$(BIN)/python scripts/check_nbs.py
@@ -36,7 +36,12 @@ nbtest: $(STAMP) ## run the notebooks' tests
 pytest: $(STAMP) ## run tests/ with pytest
 	$(BIN)/python -m pytest tests -q -rs
 
-test: check nbtest pytest ## everything CI checks, in order
+chromium: ## Debian chromium for the browser tests (apt-get when missing; needs root or sudo)
+	@command -v chromium >/dev/null || { echo "Installing chromium for the browser tests (apt-get)..."; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: check nbtest chromium pytest ## everything CI checks, in order
 
 export: $(STAMP) ## notebooks -> library and README, then clean the notebooks
 	$(BIN)/nbdev_export
@@ -44,13 +49,12 @@ export: $(STAMP) ## notebooks -> library and README, then clean the notebooks
 	$(BIN)/nbdev_clean --fname dashboards
 	$(BIN)/python scripts/readme.py
 
-docs: $(STAMP) ## render the site into _docs/ (Quarto if installed, else nbconvert HTML)
-	@if command -v quarto >/dev/null; then $(BIN)/nbdev_docs; \
-	else mkdir -p _docs && $(BIN)/jupyter nbconvert --to html --execute --output-dir _docs nbs/*.ipynb \
-	     && echo "Rendered with nbconvert (Quarto not installed): _docs/index.html"; fi
+docs: $(STAMP) ## execute the methodology note and slides against the champion, render the site into _docs/
+	$(BIN)/python scripts/docs.py $(ARGS)
 
-bench: $(STAMP) ## run the benchmarks and print them as a table (QUICK=1 for small sizes)
-	$(BIN)/python scripts/bench.py $(if $(QUICK),--quick,)
+bench: $(STAMP) ## run the benchmarks, print them as a table and record it in bench/RESULTS.md (QUICK=1: small sizes, not recorded)
+	$(BIN)/python scripts/bench.py $(if $(QUICK),--quick,--out bench/RESULTS.md) $(ARGS)
+	$(BIN)/python scripts/readme.py
 
 clean: ## remove generated files (keeps .venv)
 	rm -rf _docs _proc .pytest_cache

@@ -11,8 +11,8 @@ from . import __version__
 from .data import DataError, load_tables, summarise
 
 # %% auto #0
-__all__ = ['TRAIN_NOTEBOOK', 'cmd_summary', 'cmd_synth', 'cmd_train', 'cmd_score', 'cmd_drift', 'cmd_serve', 'cmd_dashboard',
-           'build_parser', 'main']
+__all__ = ['REPO', 'TRAIN_NOTEBOOK', 'DEMO_DIR', 'cmd_summary', 'cmd_synth', 'cmd_train', 'cmd_score', 'cmd_drift', 'cmd_serve',
+           'cmd_dashboard', 'StartError', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #b989c590
 def cmd_summary(args):
@@ -72,7 +72,8 @@ def cmd_train(args):
     return 0
 
 import ocr6_scoring
-TRAIN_NOTEBOOK = Path(ocr6_scoring.__file__).resolve().parents[1]/'nbs'/'train.ipynb'  # editable install: the repo's notebook
+REPO = Path(ocr6_scoring.__file__).resolve().parents[1]  # editable install: the repository (notebooks, scripts)
+TRAIN_NOTEBOOK = REPO/'nbs'/'train.ipynb'
 
 def _train_papermill(args, cfg, uri):
     "Execute nbs/train.ipynb with papermill (outside nbs/), then log the executed notebook to its MLflow run."
@@ -129,6 +130,114 @@ def cmd_dashboard(args):
     return serve_dashboard(args.api_url, port=args.port, token=os.environ.get('OCR6_API_TOKEN'))
 
 # %% ../nbs/11_cli.ipynb #fff89cbf
+DEMO_DIR = Path('data/demo')  # the synthetic demo data (generated on first use)
+
+class StartError(RuntimeError):
+    "A background service (API, dashboard, MLflow UI) did not start."
+
+def _free_port(port: int) -> int:
+    import socket
+    with socket.socket() as s:
+        try: s.bind(('127.0.0.1', port)); return port
+        except OSError:
+            s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def _wait_http(url: str, proc, log: Path, what: str, timeout: float=180, headers=None):
+    "Poll `url` until it answers 200; a dead process or the timeout raise with the end of its log."
+    import httpx, time
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if proc.poll() is not None: break
+        try:
+            if httpx.get(url, timeout=2, headers=headers).status_code == 200: return
+        except httpx.HTTPError: pass
+        time.sleep(0.5)
+    tail = log.read_text(errors='replace')[-2000:] if log.exists() else ''
+    raise StartError(f"{what} did not start ({'exited' if proc.poll() is not None else 'timeout'}); log {log}:\n{tail}")
+
+def _stop_all(procs):
+    import signal, subprocess
+    for p in procs:
+        if p.poll() is None:
+            try: os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError: pass
+    for p in procs:
+        try: p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            try: os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError: pass
+
+def cmd_demo(args):
+    "Everything on the embedded default: data, champion, drift report, docs, then API + dashboard + MLflow UI until Ctrl-C."
+    import subprocess, time, shutil
+    from ocr6_scoring.data import find_table
+    from ocr6_scoring.model import BundleError
+    from ocr6_scoring.tracking import bundle_path, track, TrainConfig, PROFILES
+    work = Path(args.work_dir).resolve(); work.mkdir(parents=True, exist_ok=True)
+    data = Path(args.data_dir or DEMO_DIR).resolve()
+    step = lambda m: print(f"\n== {m}", flush=True)
+    if find_table(data, 'application_train') is None:
+        if args.data_dir: raise DataError(f"{data}: no application_train file (give a folder with Kaggle's file names)")
+        step(f'Generating the synthetic demo data in {data}')
+        from ocr6_scoring.synth import synthesize
+        synthesize(data, n_clients=args.n_clients, drift=1, force=True, progress=not args.quiet)
+    uri = args.tracking_uri or f"sqlite:///{(work/'mlruns.db').as_posix()}"
+    try:
+        if args.retrain: raise BundleError('retrain asked')
+        champ = bundle_path(tracking_uri=uri); step(f'Champion already registered at {uri}: {champ}')
+    except BundleError:
+        step(f'Training and registering a champion ({args.profile} profile) on {data}')
+        cfg = TrainConfig(**PROFILES[args.profile], seed=args.seed)
+        tr = track(data_dir=data, config=cfg, tracking_uri=uri, progress=not args.quiet)
+        h = tr.report.metrics['holdout']
+        print(f"MLflow run {tr.run_id}, version {tr.version}: holdout AUC {h['auc']:.3f}, business cost {h['business_cost']:.3f} per client")
+        champ = bundle_path(tracking_uri=uri)
+    step('Data drift: training applicants vs the new ones')
+    from ocr6_scoring.drift import drift_report
+    drift = work/'drift'/'drift_report.html'
+    print(drift_report(data, data, drift, bundle=champ)['line'])
+    site = Path(args.docs_out).resolve()
+    if not args.no_docs:
+        step(f'Building the docs into {site}')
+        docs = REPO/'scripts'/'docs.py'
+        if not docs.exists(): raise FileNotFoundError(f'{docs}: the docs script is not here (editable install needed)')
+        if subprocess.run([sys.executable, str(docs), '--tracking-uri', uri, '--data-dir', str(data), '--out', str(site),
+                           '--configurations', args.profile]).returncode:  # the note's five-configuration table: tracked once
+            raise StartError(f'building the docs failed (see above); `--no-docs` skips them')
+    step('Starting the API, the dashboard and the MLflow UI on 127.0.0.1')
+    ports = [_free_port(p) for p in (args.api_port, args.dashboard_port, args.mlflow_port)]
+    api_url, dash_url, mlf_url = (f'http://127.0.0.1:{p}' for p in ports)
+    exe = str(Path(sys.executable).with_name('ocr6')) if Path(sys.executable).with_name('ocr6').exists() else (shutil.which('ocr6') or 'ocr6')
+    logs = [work/f'{n}.log' for n in ('api', 'dashboard', 'mlflow')]
+    cmds = [[exe, 'serve', '--model', str(champ), '--data-dir', str(data), '--port', str(ports[0]), '--drift-report', str(drift.with_suffix('.json'))],
+            [exe, 'dashboard', '--api-url', api_url, '--port', str(ports[1])],
+            [sys.executable, '-m', 'mlflow', 'ui', '--backend-store-uri', uri, '--host', '127.0.0.1', '--port', str(ports[2])]]
+    procs = []
+    try:
+        for c, log in zip(cmds, logs):
+            procs.append(subprocess.Popen(c, stdout=open(log, 'w'), stderr=subprocess.STDOUT, start_new_session=True, cwd=str(work)))
+        tok = os.environ.get('OCR6_API_TOKEN'); hdr = {'Authorization': f'Bearer {tok}'} if tok else None
+        _wait_http(f'{api_url}/health', procs[0], logs[0], 'the API')
+        _wait_http(dash_url, procs[1], logs[1], 'the dashboard')
+        _wait_http(mlf_url, procs[2], logs[2], 'the MLflow UI')
+        print(f"\n  API (OpenAPI docs)   {api_url}/docs\n  Advisers' dashboard  {dash_url}/\n  MLflow UI            {mlf_url}/"
+              + ('' if args.no_docs else f"\n  Methodology site     {site/'index.html'}") + f"\n  Logs                 {work}/*.log", flush=True)
+        if args.check:
+            import httpx
+            cid = httpx.get(f'{api_url}/clients', params={'limit': 1}, headers=hdr, timeout=30).json()['items'][0]
+            s = httpx.get(f'{api_url}/clients/{cid}/score', headers=hdr, timeout=30).json()
+            print(f"check: client {cid} -> probability {s['probability']:.3f}, {s['decision']} (threshold {s['threshold']:.3f})")
+            return 0
+        print('Ctrl-C stops all three.', flush=True)
+        while all(p.poll() is None for p in procs): time.sleep(1)
+        dead = next(i for i, p in enumerate(procs) if p.poll() is not None)
+        print(f"{['API', 'dashboard', 'MLflow UI'][dead]} stopped (see {logs[dead]}); stopping the others.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print('\nStopping...', flush=True); return 0
+    finally: _stop_all(procs)
+
+# %% ../nbs/11_cli.ipynb #fa7809a4
 def build_parser() -> argparse.ArgumentParser:
     "The `ocr6` argument parser with all its sub-commands."
     p = argparse.ArgumentParser(prog='ocr6', description='Credit scoring on Home Credit data: '
@@ -153,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('train', help='train a scorer and write a model bundle', description=cmd_train.__doc__)
     s.add_argument('--data-dir', required=True, help='folder with application_train (+ child tables)')
     s.add_argument('--out', required=True, help='model bundle folder to write')
-    s.add_argument('--profile', choices=['quick', 'standard', 'full'], default='standard',
+    s.add_argument('--profile', choices=['smoke', 'quick', 'standard', 'full'], default='standard',
                    help='search effort: defaults of --n-iter/--n-init/--n-folds/--n-estimators')
     s.add_argument('--n-iter', type=int, default=None, help='Bayesian optimisation steps (profile default)')
     s.add_argument('--n-init', type=int, default=None, help='random starting points (profile default)')
@@ -203,6 +312,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--api-url', default='http://127.0.0.1:8000', help='root URL of the scoring API')
     s.add_argument('--port', type=int, default=8866)
     s.set_defaults(func=cmd_dashboard)
+
+    s = sub.add_parser('demo', help='everything on the embedded default: data, champion, docs, API, dashboard, MLflow UI', description=cmd_demo.__doc__)
+    s.add_argument('--data-dir', default=None, help=f'Kaggle data folder (default: synthetic data in {DEMO_DIR}, generated if absent)')
+    s.add_argument('--work-dir', default='runs/demo', help='MLflow database, drift report and service logs')
+    s.add_argument('--docs-out', default='_docs', help='rendered site')
+    s.add_argument('--tracking-uri', default=None, help='MLflow tracking URI (default: sqlite in --work-dir)')
+    s.add_argument('--profile', choices=['smoke', 'quick', 'standard', 'full'], default='quick', help='search effort of the training')
+    s.add_argument('--n-clients', type=int, default=None, help='synthetic training applicants (default: demo size)')
+    s.add_argument('--retrain', action='store_true', help='train a new challenger even if a champion exists')
+    s.add_argument('--no-docs', action='store_true', help='skip building the docs')
+    s.add_argument('--check', action='store_true', help='start everything, check the API scores a client, then stop')
+    s.add_argument('--api-port', type=int, default=8000); s.add_argument('--dashboard-port', type=int, default=8866)
+    s.add_argument('--mlflow-port', type=int, default=5000)
+    s.add_argument('--seed', type=int, default=0)
+    s.add_argument('--quiet', action='store_true', help='no progress bars')
+    s.set_defaults(func=cmd_demo)
     return p
 
 def main(argv: list[str]|None=None) -> int:
@@ -214,5 +339,5 @@ def main(argv: list[str]|None=None) -> int:
     try: return args.func(args) or 0
     except Exception as e:
         from ocr6_scoring.model import ModelError, BundleError
-        if not isinstance(e, (DataError, ModelError, BundleError, FileNotFoundError, FileExistsError)): raise
+        if not isinstance(e, (DataError, ModelError, BundleError, FileNotFoundError, FileExistsError, StartError)): raise
         print(f"ocr6 {args.command}: error: {e}", file=sys.stderr); return 2

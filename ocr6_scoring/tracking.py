@@ -75,6 +75,7 @@ class TrainConfig:
 
 # %% ../nbs/06_tracking.ipynb #42aa9600
 PROFILES = {  # search effort: TrainConfig fields
+    'smoke': {'n_iter': 0, 'n_init': 2, 'n_folds': 2, 'n_estimators': 60},  # checks the pipeline runs (tests), not quality
     'quick': {'n_iter': 2, 'n_init': 3, 'n_folds': 3, 'n_estimators': 400},
     'standard': {k: TrainConfig.__dataclass_fields__[k].default for k in ('n_iter', 'n_init', 'n_folds', 'n_estimators')},
     'full': {'n_iter': 30, 'n_init': 8, 'n_folds': 5, 'n_estimators': 3000},

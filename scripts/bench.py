@@ -19,9 +19,17 @@ def load(path):
 def fmt(v):
     return f'{v:,.3g}' if isinstance(v, float) and abs(v) < 1e4 else (f'{v:,.0f}' if isinstance(v, float) else str(v))
 
+def machine() -> str:
+    "Cores, memory and Python of this machine, for the record."
+    import os, platform
+    try: mem = int(open('/proc/meminfo').read().split()[1]) / 1024**2
+    except (OSError, ValueError, IndexError): mem = float('nan')
+    return f'{os.cpu_count()} cores, {mem:.0f} GB RAM, Python {platform.python_version()}'
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument('--quick', action='store_true', help='small sizes, to check the benchmarks run')
+    ap.add_argument('--out', default=None, help='also write the table, with the date and the machine, to this Markdown file')
     ap.add_argument('names', nargs='*', help='only these bench modules (e.g. synth features)')
     a = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -36,9 +44,12 @@ def main(argv=None):
     if not files: print('(no benchmarks yet)')
     table = [[fmt(r.get(c, '')) for c in COLS] for r in rows]
     w = [max([len(c)] + [len(t[i]) for t in table]) for i, c in enumerate(COLS)]
-    print('| ' + ' | '.join(c.ljust(w[i]) for i, c in enumerate(COLS)) + ' |')
-    print('|' + '|'.join('-' * (x + 2) for x in w) + '|')
-    for t in table: print('| ' + ' | '.join(v.ljust(w[i]) for i, v in enumerate(t)) + ' |')
+    lines = ['| ' + ' | '.join(c.ljust(w[i]) for i, c in enumerate(COLS)) + ' |', '|' + '|'.join('-' * (x + 2) for x in w) + '|']
+    lines += ['| ' + ' | '.join(v.ljust(w[i]) for i, v in enumerate(t)) + ' |' for t in table]
+    print('\n'.join(lines))
+    if a.out and rows:
+        Path(a.out).write_text(f'Measured by `make bench{" QUICK=1" if a.quick else ""}` on {time.strftime("%Y-%m-%d")}, '
+                               f'{machine()}{" (failed: " + ", ".join(failed) + ")" if failed else ""}.\n\n' + '\n'.join(lines) + '\n')
     if failed: sys.exit(f'benchmarks failed: {", ".join(failed)}')
 
 if __name__ == '__main__': main()

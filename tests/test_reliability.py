@@ -64,14 +64,7 @@ async def _get_once(port: int, path: str):
     finally: c.close()
 
 
-def stop(proc: subprocess.Popen, timeout: float=15) -> None:
-    "Stop a server started by `start_uvicorn` (its process group): SIGTERM, then SIGKILL."
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError): os.killpg(proc.pid, signal.SIGTERM)
-        try: proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError): os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+from browser_harness import _stop as stop  # SIGTERM to the process group, then SIGKILL
 
 
 @contextlib.contextmanager

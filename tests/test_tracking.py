@@ -68,12 +68,6 @@ def test_failure_mid_run_leaves_champion(synth_dir, tmp_path):
     assert str(c.get_model_version_by_alias('ocr6-scorer', 'champion').version) == first.version
     assert len(c.search_model_versions("name='ocr6-scorer'")) == 1  # nothing registered for the failed run
 
-def test_five_configurations_table(synth_dir, tmp_path):
-    t = run_configurations(synth_dir, TrainConfig(**TINY), tracking_uri=uri_for(tmp_path), progress=False)
-    assert list(t.configuration) == list(CONFIGURATIONS)
-    num = t[['AUC', 'cost per client', 'Brier', 'ECE', 'threshold', 'seconds']]
-    assert np.isfinite(num.to_numpy(float)).all()
-
 def test_papermill_training_run(synth_dir, tmp_path):
     uri = uri_for(tmp_path)
     r = ocr6('train', '--papermill', '--data-dir', synth_dir, '--out', tmp_path/'bundle', '--tracking-uri', uri,
