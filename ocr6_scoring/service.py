@@ -5,6 +5,7 @@
 # %% ../nbs/09_service.ipynb #0b0de654
 from __future__ import annotations
 import copy, hashlib, json, math, threading, time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
@@ -214,7 +215,7 @@ def score_dict(self: Service, client_id: int|None, p: float) -> dict:
 
 @patch
 def _audit_row(self: Service, route: str, s: dict, reasons=None, rhash: str|None=None) -> dict:
-    return {'route': route, 'client_id': s.get('id') if rhash is None else s.get('id'), 'request_hash': rhash,
+    return {'route': route, 'client_id': s.get('id'), 'request_hash': rhash,
             'model_version': self.version, 'probability': s['probability'], 'decision': s['decision'],
             'threshold': s['threshold'], 'reasons': reasons}
 
@@ -292,7 +293,7 @@ def score_batch(self: Service, body: Mapping) -> dict:
     apps = [dict(a) for a in body['applications']]
     if not 1 <= len(apps) <= MAX_BATCH: raise ServiceError(422, f'applications: between 1 and {MAX_BATCH} per batch, got {len(apps)}')
     ids = [a['SK_ID_CURR'] for a in apps]
-    dup = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) < len(ids) else []
+    dup = sorted(i for i, n in Counter(ids).items() if n > 1)
     if dup: raise ServiceError(422, f'applications: SK_ID_CURR {dup[0]} appears more than once')
     try: X = self.bundle.features.transform_records(apps, _records(body) or None)
     except DataError as e: raise ServiceError(422, str(e)) from None
