@@ -7,12 +7,13 @@ from __future__ import annotations
 import warnings, re
 from pathlib import Path
 from collections.abc import Mapping, Iterable
+from functools import lru_cache
 import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['SCHEMA', 'TABLES', 'APPLICATION_TABLES', 'CHILD_TABLES', 'DTYPES', 'REQUIRED', 'UNIQUE', 'SENTINEL_DAYS', 'DataError',
            'DataWarning', 'coerce_frame', 'read_table', 'find_table', 'check_unique', 'check_target', 'load_tables',
-           'frame_from_records', 'load_descriptions', 'summarise']
+           'columns_from_records', 'frame_from_records', 'load_descriptions', 'summarise']
 
 # %% ../nbs/00_data.ipynb #ed926ba8
 _SCHEMA_SRC = {
@@ -267,43 +268,73 @@ def load_tables(data_dir: str|Path,  # folder with Kaggle's file names
 
 # %% ../nbs/00_data.ipynb #ad06ac2a
 _NUMBER = (bool, int, float, np.bool_, np.integer, np.floating)
-_NO_LEVELS = pd.CategoricalDtype([])  # an all-missing categorical column
+_BOUND = {'key': 2**62, 'int': 2**31 - 1}  # largest magnitude a whole-number column holds
 
-def _fast_column(vals: list, kind: str):
-    "Typed array of plain JSON values (numbers, None, text for categories), or None when the general path must check it."
-    if kind == 'cat':
-        if not all(v is None or isinstance(v, str) for v in vals): return None
-        levels = sorted({v for v in vals if v is not None})
-        if not levels: return pd.Categorical.from_codes(np.full(len(vals), -1, 'int8'), dtype=_NO_LEVELS)
-        pos = {l: i for i, l in enumerate(levels)}
-        return pd.Categorical.from_codes(np.array([-1 if v is None else pos[v] for v in vals]), dtype=pd.CategoricalDtype(levels))
-    if not all(v is None or isinstance(v, _NUMBER) for v in vals): return None
-    x = np.array([np.nan if v is None else v for v in vals], dtype='float64')
-    if kind == 'float': return x
-    ok = ~np.isnan(x)
-    if kind == 'key' and not ok.all(): return None
-    if (x[ok] % 1 != 0).any() or (np.abs(x[ok]) > (2**62 if kind == 'key' else 2**31 - 1)).any(): return None
-    if kind == 'key': return x.astype('int64')
-    return pd.arrays.IntegerArray(np.where(ok, x, 0).astype('int32'), ~ok)
+@lru_cache(maxsize=1024)
+def _levels_dtype(levels: tuple[str, ...]) -> pd.CategoricalDtype:
+    "The categorical dtype of `levels` (kept: building one costs more than typing a short column)."
+    return pd.CategoricalDtype(list(levels))
 
-def frame_from_records(table: str,  # a name in `TABLES`
-                       records: Iterable[Mapping],  # dicts of column -> value
-                       source: str|None=None,  # name used in error messages
-                      ) -> pd.DataFrame:
-    "A typed frame of `table` from plain records; unknown fields raise a `DataError` naming them."
+def _fast_categorical(vals: list) -> pd.Categorical|None:
+    "Categorical of plain JSON text values (None for missing), levels sorted; None when a value is not text."
+    if not all(v is None or isinstance(v, str) for v in vals): return None
+    levels = sorted({v for v in vals if v is not None})
+    pos = {l: i for i, l in enumerate(levels)}
+    codes = np.array([-1 if v is None else pos[v] for v in vals], dtype=np.int32)
+    return pd.Categorical.from_codes(codes, dtype=_levels_dtype(tuple(levels)), validate=False)  # codes in range by construction
+
+def _fast_columns(table: str, records: list[Mapping], cols: list[str]) -> dict|None:
+    "Typed arrays of plain JSON values (numbers, None, text for categories), or None when the general path must check them."
+    schema, out = SCHEMA[table], {}
+    nums = [c for c in cols if schema[c] != 'cat']
+    vals = [[r.get(c) for r in records] for c in nums]
+    if not all(v is None or isinstance(v, _NUMBER) for col in vals for v in col): return None
+    x = np.array(vals, dtype='float64').reshape(len(nums), len(records))  # every numeric column at once, None -> NaN
+    whole = [i for i, c in enumerate(nums) if schema[c] != 'float']
+    w, ok = x[whole], ~np.isnan(x[whole])
+    bound = np.array([_BOUND[schema[nums[i]]] for i in whole], dtype='float64').reshape(-1, 1)
+    if ((w % 1 != 0) & ok).any() or (np.abs(w) > bound).any(): return None  # fractions, too large: named by the general path
+    data, k = np.where(ok, w, 0), 0
+    for i, c in enumerate(nums):
+        if schema[c] == 'float': out[c] = x[i]; continue
+        if schema[c] == 'key':
+            if not ok[k].all(): return None  # a missing identifier: named by the general path
+            out[c] = x[i].astype('int64')
+        else: out[c] = pd.arrays.IntegerArray(data[k].astype('int32'), ~ok[k])
+        k += 1
+    for c in cols:
+        if schema[c] == 'cat':
+            out[c] = _fast_categorical([r.get(c) for r in records])
+            if out[c] is None: return None
+    return {c: out[c] for c in cols}
+
+# %% ../nbs/00_data.ipynb #894acd8b
+def _array(s: pd.Series):
+    "The typed array of column `s`: a numpy array for numpy dtypes, else the pandas array (`Int32`, categorical)."
+    return s.to_numpy() if isinstance(s.dtype, np.dtype) else s.array
+
+def columns_from_records(table: str,  # a name in `TABLES`
+                         records: Iterable[Mapping],  # dicts of column -> value
+                         source: str|None=None,  # name used in error messages
+                        ) -> dict[str, np.ndarray|pd.api.extensions.ExtensionArray]:
+    "The typed columns of `table` from plain records, column -> array; unknown fields raise a `DataError` naming them."
     records = list(records); source = source or table
     unknown = sorted({k for r in records for k in r} - set(SCHEMA[table]))
     if unknown: raise DataError(f"{source}: unknown field(s) {', '.join(unknown)}")
     cols = [c for c in SCHEMA[table] if any(c in r for r in records)]
     missing = [c for c in REQUIRED[table] if c not in cols]
     if missing: raise DataError(f"{source}: required field {', '.join(missing)} is missing")
-    out = {}  # fast path: plain JSON numbers and strings are typed column by column with numpy (the API's one-applicant case)
-    for c in cols:
-        v = _fast_column([r.get(c) for r in records], SCHEMA[table][c])
-        if v is None: break
-        out[c] = v
-    else: return pd.DataFrame(out, columns=cols)
-    return coerce_frame(pd.DataFrame.from_records(records, columns=cols), table, source)  # text numbers, bad values: checked and named
+    out = _fast_columns(table, records, cols)  # plain JSON numbers and strings (the API's case)
+    if out is not None: return out
+    df = coerce_frame(pd.DataFrame.from_records(records, columns=cols), table, source)  # text numbers, bad values: checked and named
+    return {c: _array(df[c]) for c in cols}
+
+def frame_from_records(table: str,  # a name in `TABLES`
+                       records: Iterable[Mapping],  # dicts of column -> value
+                       source: str|None=None,  # name used in error messages
+                      ) -> pd.DataFrame:
+    "A typed frame of `table` from plain records; unknown fields raise a `DataError` naming them."
+    return pd.DataFrame(columns_from_records(table, records, source))
 
 # %% ../nbs/00_data.ipynb #f0e450d1
 def load_descriptions(data_dir: str|Path) -> dict[str, dict[str, str]]:
