@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .data import (SCHEMA, APPLICATION_TABLES, CHILD_TABLES, REQUIRED, SENTINEL_DAYS, DataError,
-                               coerce_frame, frame_from_records)
+                               coerce_frame, frame_from_records, columns_from_records)
 
 # %% auto #0
 __all__ = ['MISSING_LEVELS', 'OTHER', 'DAYS_WINDOW', 'MONTHS_WINDOW', 'SPEC_FORMAT', 'SPEC_VERSION', 'STATS', 'APP_LABELS',
@@ -27,13 +27,17 @@ OTHER = '(other)'  # the one-hot column of rare and unseen levels
 DAYS_WINDOW, MONTHS_WINDOW = 365, 12  # recent windows: DAYS_* >= -365, MONTHS_BALANCE >= -12
 SPEC_FORMAT, SPEC_VERSION = 'ocr6_scoring.features', 1
 
-def as_float(s: pd.Series) -> np.ndarray:
-    "`s` as a float64 array, NaN for missing (a read-only view when `s` is float64 already)."
-    if s.dtype == np.float64: return s.to_numpy()
-    try: return s.array.to_numpy(dtype='float64', na_value=np.nan)
-    except (TypeError, ValueError): return pd.to_numeric(s, errors='coerce').to_numpy(dtype='float64', na_value=np.nan)
+def as_float(s: pd.Series|np.ndarray|pd.api.extensions.ExtensionArray) -> np.ndarray:
+    "Column `s` (a Series or a typed array) as a float64 array, NaN for missing (the column's own array when float64 already)."
+    if isinstance(s, pd.Series): s = s.to_numpy() if isinstance(s.dtype, np.dtype) else s.array
+    if isinstance(s, np.ndarray):
+        if s.dtype == np.float64: return s
+        if s.dtype.kind in 'iub': return s.astype('float64')
+        s = pd.arrays.NumpyExtensionArray(s)  # text, objects
+    try: return s.to_numpy(dtype='float64', na_value=np.nan)
+    except (TypeError, ValueError): return pd.to_numeric(pd.Series(s), errors='coerce').to_numpy(dtype='float64', na_value=np.nan)
 
-def level_codes(s: pd.Series,  # a categorical (or text) column
+def level_codes(s: pd.Series|pd.Categorical,  # a categorical (or text) column
                 levels: list[str],  # the levels kept at fit
                ) -> np.ndarray:
     "Position of each value in `levels`; `len(levels)` for any other level; -1 for missing, `XNA`, `XAP`."
@@ -42,30 +46,35 @@ def level_codes(s: pd.Series,  # a categorical (or text) column
     lut = [-1 if c in MISSING_LEVELS else pos.get(c, len(levels)) for c in map(str, a.categories)]
     return np.array(lut + [-1], dtype=np.int8 if len(levels) < 127 else np.int32)[a.codes]  # code -1 (missing) picks the last
 
-def _categorical(s: pd.Series) -> pd.Categorical:
-    return s.array if isinstance(s.dtype, pd.CategoricalDtype) else pd.Categorical(s.astype('string'))
+def _categorical(s) -> pd.Categorical:
+    if isinstance(s, pd.Categorical): return s
+    if isinstance(s, pd.Series) and isinstance(s.dtype, pd.CategoricalDtype): return s.array
+    return pd.Categorical(pd.Series(s).astype('string'))
 
 # %% ../nbs/02_features.ipynb #d03888ed
 class TableView:
-    "Float64 and (cached) level-code views of the columns of one typed table (never written to)."
-    def __init__(self, df: pd.DataFrame): self.df, self._cache = df, {}
-    def __len__(self): return len(self.df)
-    def has(self, cols: Iterable[str]) -> bool: return all(c in self.df.columns for c in cols)
+    "Float64 and (cached) level-code views of the columns of one typed table, a DataFrame or a dict of typed arrays (never written to)."
+    def __init__(self, table: pd.DataFrame|Mapping[str, np.ndarray|pd.api.extensions.ExtensionArray]):
+        self.table, self._cache = table, {}
+        self._n = len(table) if isinstance(table, pd.DataFrame) else len(next(iter(table.values()), ()))
+    def __len__(self): return self._n
+    def __contains__(self, col: str) -> bool: return col in self.table  # a DataFrame's columns, a dict's keys
+    def has(self, cols: Iterable[str]) -> bool: return all(c in self.table for c in cols)
     def raw(self, col: str) -> np.ndarray:
         "Column `col` as float64, as read."
-        return as_float(self.df[col])
+        return as_float(self.table[col])
     def num(self, col: str) -> np.ndarray:
         "Column `col` as float64; in `DAYS_*` columns the 365243 sentinel becomes NaN."
-        x = as_float(self.df[col])
+        x = as_float(self.table[col])
         return np.where(x == SENTINEL_DAYS, np.nan, x) if col.startswith('DAYS_') else x
     def codes(self, col: str, levels: list[str]) -> np.ndarray:
         "`level_codes` of column `col`."
         k = ('codes', col, tuple(levels))
-        if k not in self._cache: self._cache[k] = level_codes(self.df[col], levels)
+        if k not in self._cache: self._cache[k] = level_codes(self.table[col], levels)
         return self._cache[k]
     def isin(self, col: str, values: tuple[str, ...]) -> np.ndarray:
         "Rows whose category `col` is one of `values` (False when missing)."
-        a = _categorical(self.df[col])
+        a = _categorical(self.table[col])
         return np.array([c in values for c in map(str, a.categories)] + [False])[a.codes]
 
 # %% ../nbs/02_features.ipynb #9eef0b57
@@ -636,15 +645,15 @@ def _positions(index: pd.Index, ids: pd.Series, n: int) -> np.ndarray:
     p[p < 0] = n
     return p
 
-def applicant_codes(t: str, tables: Mapping[str, pd.DataFrame], index: pd.Index) -> np.ndarray:
+def applicant_codes(t: str, tables: Mapping[str, pd.DataFrame|dict], index: pd.Index) -> np.ndarray:
     "For each row of child table `t`: its applicant's position in `index`, or `len(index)` if not there."
     df, n = tables[t], len(index)
     if t != 'bureau_balance':
-        if 'SK_ID_CURR' not in df.columns: raise DataError(f'{t}: required column SK_ID_CURR is missing')
+        if 'SK_ID_CURR' not in df: raise DataError(f'{t}: required column SK_ID_CURR is missing')
         return _positions(index, df['SK_ID_CURR'], n)
     b = tables['bureau']
     for tab, c in (('bureau', 'SK_ID_CURR'), ('bureau', 'SK_ID_BUREAU'), ('bureau_balance', 'SK_ID_BUREAU')):
-        if c not in tables[tab].columns: raise DataError(f'{tab}: required column {c} is missing')
+        if c not in tables[tab]: raise DataError(f'{tab}: required column {c} is missing')
     credits = pd.Index(b['SK_ID_BUREAU'])
     if not credits.is_unique: raise DataError('bureau: SK_ID_BUREAU must be unique to link bureau_balance rows')
     idx = credits.get_indexer(df['SK_ID_BUREAU'])  # -1 (credit not in bureau) wraps to the last position: n
@@ -672,7 +681,7 @@ def _child_columns(t, view, groups, tasks, levels, put):
             if isinstance(what, tuple):  # (column, level): the 0/1 flag of one level of a categorical column
                 c, l = what
                 lv = levels[f'{t}.{c}']
-                x = (view.codes(c, lv) == (lv.index(l) if l is not None else len(lv))) if c in view.df.columns else None
+                x = (view.codes(c, lv) == (lv.index(l) if l is not None else len(lv))) if c in view else None
             else:
                 val = cat.values[what]
                 x = val.fn(view) if view.has(val.inputs) else None
@@ -681,14 +690,15 @@ def _child_columns(t, view, groups, tasks, levels, put):
         for (j, _), r in zip(todo, g.reduce(x, [s for _, s in todo])): put(j, r)
 
 def compute_columns(spec: dict,  # a fitted spec (`FeatureBuilder.spec`)
-                    tables: Mapping[str, pd.DataFrame],  # typed tables by name
+                    tables: Mapping[str, pd.DataFrame|dict],  # typed tables by name (frames, or dicts of typed arrays)
                     application: str|None=None,  # which application table, if both are given
                     plan: dict|None=None,  # `compile_spec(spec)`, if already computed
                    ) -> pd.DataFrame:
     "The spec's columns for every applicant of the application table: index SK_ID_CURR, float32."
     _, app = pick_application(tables, application)
-    if 'SK_ID_CURR' not in app.columns: raise DataError('application table: required column SK_ID_CURR is missing')
-    index = pd.Index(app['SK_ID_CURR'].to_numpy(dtype='int64'), name='SK_ID_CURR')
+    view = TableView(app)
+    if 'SK_ID_CURR' not in view: raise DataError('application table: required column SK_ID_CURR is missing')
+    index = pd.Index(np.asarray(app['SK_ID_CURR'], dtype='int64'), name='SK_ID_CURR')
     if not index.is_unique: raise DataError('application table: SK_ID_CURR values must be unique')
     entries, levels, n, plan = spec['columns'], spec['levels'], len(index), plan or compile_spec(spec)
     X = np.full((len(entries), n), np.nan, dtype=np.float32)
@@ -697,14 +707,13 @@ def compute_columns(spec: dict,  # a fitted spec (`FeatureBuilder.spec`)
     def put(j, x):
         X[j] = x
         if entries[j]['name'] in wanted: kept[entries[j]['name']] = x
-    view = TableView(app)
     for j, e in plan.get('application', []):
         if e['kind'] == 'raw':
-            if e['column'] in app.columns: put(j, view.num(e['column']))
+            if e['column'] in view: put(j, view.num(e['column']))
         elif e['kind'] == 'value':
             val = APP_VALUES[e['value']]
             if view.has(val.inputs): put(j, val.fn(view))
-        elif e['column'] in app.columns:  # onehot
+        elif e['column'] in view:  # onehot
             lv = levels[f"application.{e['column']}"]
             put(j, view.codes(e['column'], lv) == (lv.index(e['level']) if e['level'] is not None else len(lv)))
     del view
@@ -751,7 +760,7 @@ class FeatureBuilder:
         self.fit_transform(tables, application)
         return self
 
-    def transform(self, tables: Mapping[str, pd.DataFrame],  # typed tables: an application table and any child tables
+    def transform(self, tables: Mapping[str, pd.DataFrame|dict],  # typed tables (frames, or dicts of typed arrays): an application table and any child tables
                   application: str|None=None,  # which application table, if both are given
                  ) -> pd.DataFrame:
         "One row per applicant of the application table (its order), the spec's columns, float32."
@@ -799,18 +808,20 @@ def group_inputs(self: FeatureBuilder) -> dict[str, list[str]]:
 # %% ../nbs/02_features.ipynb #a63065b5
 def records_to_tables(application: Mapping|Iterable[Mapping],  # one application (a dict) or several
                       children: Mapping[str, Iterable[Mapping]]|None=None,  # child table name -> its rows
-                     ) -> tuple[str, dict[str, pd.DataFrame]]:
+                      frames: bool=True,  # DataFrames; False: dicts of typed column arrays (`columns_from_records`), cheaper
+                     ) -> tuple[str, dict[str, pd.DataFrame|dict]]:
     "Typed tables from plain records, and the name of the application table (train if any record has TARGET)."
+    typed = frame_from_records if frames else columns_from_records
     apps = [application] if isinstance(application, Mapping) else list(application)
     if not apps: raise DataError('no application record given')
     name = 'application_train' if any('TARGET' in r for r in apps) else 'application_test'
-    tables = {name: frame_from_records(name, _complete(name, apps))}
+    tables = {name: typed(name, _complete(name, apps))}
     one = apps[0].get('SK_ID_CURR') if len(apps) == 1 else None
     for t, rows in (children or {}).items():
         if t not in CHILD_TABLES: raise DataError(f"unknown table {t!r}; expected one of {', '.join(CHILD_TABLES)}")
         rows = list(rows)
         if one is not None and 'SK_ID_CURR' in SCHEMA[t]: rows = [r if 'SK_ID_CURR' in r else {**r, 'SK_ID_CURR': one} for r in rows]
-        tables[t] = frame_from_records(t, _complete(t, rows)) if rows else empty_frame(t)
+        tables[t] = typed(t, _complete(t, rows)) if rows else empty_frame(t)
     return name, tables
 
 def _complete(t: str, rows: list[Mapping]) -> list[dict]:
@@ -824,7 +835,7 @@ def transform_records(self: FeatureBuilder,
                       children: Mapping[str, Iterable[Mapping]]|None=None,  # child table name -> the applicants' rows
                      ) -> pd.DataFrame:
     "`transform` of applicants given as plain records (JSON objects)."
-    name, tables = records_to_tables(application, children)
+    name, tables = records_to_tables(application, children, frames=False)
     return self.transform(tables, application=name)
 
 # %% ../nbs/02_features.ipynb #a8ac867e

@@ -4,7 +4,7 @@ import numpy as np, pandas as pd
 import pytest
 
 from ocr6_scoring.data import CHILD_TABLES, SCHEMA, SENTINEL_DAYS, DataError, load_tables
-from ocr6_scoring.features import (FeatureBuilder, applicant_records, explain_constant, with_missing, CHILD)
+from ocr6_scoring.features import (FeatureBuilder, applicant_records, explain_constant, records_to_tables, with_missing, CHILD)
 
 
 def bitwise(a: pd.DataFrame, b: pd.DataFrame) -> bool:
@@ -52,6 +52,23 @@ def test_records_equal_batch_with_missing(sample):
     assert X.isna().to_numpy().mean() > 0.2
     ids = list(M['application_train'].SK_ID_CURR.sample(60, random_state=1))
     assert [i for i in ids if not bitwise(fb.transform_records(*applicant_records(M, i)), X.loc[[i]])] == []
+
+
+def test_column_dicts_equal_frames(sample):
+    "transform_records types records into dicts of typed arrays, not frames: same bits as through frames, on edge cases."
+    T, _, _ = sample
+    M = with_missing(T, share=0.33, seed=7)
+    fb = FeatureBuilder(); fb.fit(M)
+    for n, i in enumerate(M['application_train'].SK_ID_CURR.sample(30, random_state=3)):
+        a, kids = applicant_records(M, int(i))
+        a = {**a, 'CODE_GENDER': ['Z', 'XNA', None][n % 3], 'DAYS_EMPLOYED': SENTINEL_DAYS if n % 2 else None}
+        for t, rows in kids.items():  # an unseen level, then a placeholder, in each categorical column of a child table
+            for c in (c for c, k in SCHEMA[t].items() if k == 'cat'):
+                for r, v in zip(rows, ('never seen at fit', 'XAP')): r[c] = v
+        if n % 4 == 0: kids['credit_card_balance'] = []  # present without rows: counts 0
+        if n % 4 == 1: kids.pop('POS_CASH_balance')  # absent: counts NaN
+        name, frames = records_to_tables(a, kids)
+        assert bitwise(fb.transform_records(a, kids), fb.transform(frames, application=name)), i
 
 
 def test_all_applicants_as_records(sample):
