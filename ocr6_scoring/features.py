@@ -30,6 +30,8 @@ SPEC_FORMAT, SPEC_VERSION = 'ocr6_scoring.features', 1
 def as_float(s: pd.Series|np.ndarray|pd.api.extensions.ExtensionArray) -> np.ndarray:
     "Column `s` (a Series or a typed array) as a float64 array, NaN for missing (the column's own array when float64 already)."
     if isinstance(s, pd.Series): s = s.to_numpy() if isinstance(s.dtype, np.dtype) else s.array
+    if isinstance(s, pd.arrays.IntegerArray):  # what its to_numpy does, without the warning filters to_numpy sets on every call
+        x = s._data.astype('float64'); x[s._mask] = np.nan; return x
     if isinstance(s, np.ndarray):
         if s.dtype == np.float64: return s
         if s.dtype.kind in 'iub': return s.astype('float64')
@@ -86,6 +88,8 @@ def safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.full(np.broadcast(a, b).shape, np.nan), where=(b != 0))
 
 # %% ../nbs/02_features.ipynb #bc392542
+_FLAG_STATS = frozenset({'count', 'sum', 'mean', 'share'})  # stats of a bool flag computed from counts, without a float copy
+
 class Groups:
     "Reduce row values to one value per applicant; `codes[i]` in 0..n-1 is row i's applicant, n drops it."
     def __init__(self, codes: np.ndarray, n: int, rows: np.ndarray|None=None):
@@ -104,7 +108,7 @@ class Groups:
         "One float64 value per applicant for each stat (sums and counts are shared between stats); `x` may be a bool flag."
         if isinstance(stats, str): return self.reduce(x, [stats])[0]
         if self.rows is not None: x = x[self.rows]
-        if x.dtype == bool and not {'count', 'sum', 'mean', 'share'} >= set(stats): x = x.astype('float64')
+        if x.dtype == bool and not _FLAG_STATS.issuperset(stats): x = x.astype('float64')
         out, sc = [], None
         for stat in stats:
             if stat == 'count': out.append(self._count(x if x.dtype == bool else x == 1)); continue
@@ -113,8 +117,8 @@ class Groups:
                 if x.dtype == bool: s, c = self._count(x), self._rows  # a 0/1 flag without missing values
                 else:
                     miss = np.isnan(x)
-                    c = self._rows - self._count(miss) if miss.any() else self._rows
-                    s = self._bin(np.where(miss, 0.0, x) if miss.any() else x)
+                    if miss.any(): c, s = self._rows - self._count(miss), self._bin(np.where(miss, 0.0, x))
+                    else: c, s = self._rows, self._bin(x)
                 empty, c1, sc = c == 0, np.where(c == 0, 1.0, c), True
             if stat == 'sum': r = s.copy()
             elif stat in ('mean', 'share'): r = s / c1
