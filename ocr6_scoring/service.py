@@ -4,8 +4,9 @@
 
 # %% ../nbs/09_service.ipynb #0b0de654
 from __future__ import annotations
-import copy, hashlib, json, math, threading, time
+import asyncio, copy, hashlib, json, math, threading, time
 from collections import Counter
+from concurrent.futures import Future
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
@@ -56,19 +57,63 @@ class AuditLog:
             sa.Column('threshold', sa.Float, nullable=False),
             sa.Column('reasons', sa.Text, nullable=True))
         md.create_all(self.engine)
-        self._lock = threading.Lock() if url.startswith('sqlite') else None
+        self._cv, self._queue, self._writer, self._closed = threading.Condition(), [], None, False
+        self.commits = 0  # transactions committed by the writer thread (each one holds every request queued when it began)
 
-    def write(self, rows: list[dict]) -> None:
-        "Append `rows` (dicts with the table's columns but id/ts) in one committed transaction."
-        if not rows: return
-        ts = datetime.now(timezone.utc).isoformat(timespec='microseconds')
+    def submit(self, rows: list[dict]) -> Future:
+        "Queue `rows` (dicts with the table's columns but id/ts) for the writer thread: the future is done once they are committed, or holds the error."
+        f = Future()
+        if not rows: f.set_result(None); return f
+        ts = datetime.now(timezone.utc).isoformat(timespec='microseconds')  # the time of the decision, not of its commit
         rows = [{'ts': ts, 'client_id': None, 'request_hash': None, 'reasons': None, **r} for r in rows]
         for r in rows:
             if r['reasons'] is not None and not isinstance(r['reasons'], str): r['reasons'] = json.dumps(r['reasons'], ensure_ascii=False)
-        if self._lock is None:
-            with self.engine.begin() as c: c.execute(self.table.insert(), rows)
-        else:
-            with self._lock, self.engine.begin() as c: c.execute(self.table.insert(), rows)
+        with self._cv:
+            if self._closed: raise RuntimeError(f'{self!r} is closed')
+            self._queue.append((rows, f))
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._run, name='audit-writer', daemon=True); self._writer.start()
+            self._cv.notify()
+        return f
+
+    def write(self, rows: list[dict]) -> None:
+        "Append `rows`; returns once they are committed (raises the database's error if they are refused, nothing half-written)."
+        self.submit(rows).result()
+
+    async def write_async(self, rows: list[dict]) -> None:
+        "`write` for an event loop: awaits the commit without blocking the loop."
+        await asyncio.wrap_future(self.submit(rows))
+
+    def _run(self):
+        while True:
+            with self._cv:
+                while not self._queue and not self._closed: self._cv.wait()
+                if not self._queue: return
+                batch, self._queue = self._queue, []
+            # a future whose waiter was cancelled still has its rows written (a decision was made), it just gets no result
+            batch = [(rows, f if f.set_running_or_notify_cancel() else None) for rows, f in batch]
+            try: self._commit(batch)
+            except BaseException as e:  # never leave a waiter hanging, whatever happened
+                for _, f in batch:
+                    if f is not None and not f.done(): f.set_exception(e)
+
+    def _commit(self, batch: list):
+        "One transaction for the rows of every request of `batch`; if it fails, each request again on its own."
+        try:
+            with self.engine.begin() as c: c.execute(self.table.insert(), [r for rows, _ in batch for r in rows])
+        except Exception as e:
+            if len(batch) > 1:
+                for item in batch: self._commit([item])
+            elif batch[0][1] is not None: batch[0][1].set_exception(e)
+            return
+        self.commits += 1
+        for _, f in batch:
+            if f is not None: f.set_result(None)
+
+    def close(self) -> None:
+        "Commit what is queued and stop the writer thread (`write` then raises)."
+        with self._cv: self._closed = True; self._cv.notify(); w = self._writer
+        if w is not None: w.join()
 
     def count(self) -> int:
         "Number of decisions logged."
