@@ -375,18 +375,31 @@ def explain(self: Explainer,
     a, index = self._matrix(X)
     if len(a) != 1: raise ModelError(f'explain takes one applicant, got {len(a)} rows: use contributions() for many')
     phi, base, p = self._raw_contribs(a)
-    phi = self._group_sum(phi)
-    pts, p0 = allocate(phi, base, p, self._link)
-    m, q, x, p = phi[0], pts[0], a[0], float(p[0])
+    return self.explain_contributions(self._group_sum(phi)[0], base, float(p[0]), a[0], index[0], top, reasons)
+
+@patch
+def explain_contributions(self: Explainer,
+                          phi: np.ndarray,  # one applicant's grouped contributions in margin units: a row of `contributions(X).values`
+                          base: float,  # the base margin (`Contributions.base`)
+                          probability: float,  # the applicant's probability (`Contributions.probability`)
+                          x: np.ndarray,  # the applicant's features (1-D, the model's column order)
+                          id=None,  # the applicant's id, echoed
+                          top: int|None=5,  # contributions listed (largest |margin| first); None: all
+                          reasons: int=3,  # reason codes in each direction
+                         ) -> dict:
+    "What `explain` returns, from contributions computed beforehand (TreeSHAP once per applicant, the answer built per request)."
+    m = np.asarray(phi, 'float64'); p = float(probability)
+    pts, p0 = allocate(m[None, :], base, np.array([p]), self._link)
+    q = pts[0]
     order = np.argsort(-np.abs(m), kind='stable')
     order = order[m[order] != 0]  # features with no effect are not listed (they add nothing)
     k = len(order) if top is None else max(0, min(int(top), len(order)))
-    shown = order[:k]; rest = np.setdiff1d(np.arange(len(m)), shown)
-    up = [j for j in order if m[j] > 0][:reasons]; down = [j for j in order if m[j] < 0][:reasons]
+    shown = order[:k]
+    rest = np.ones(len(m), bool); rest[shown] = False; rest = np.flatnonzero(rest)  # the others, in column order
+    up, down = order[m[order] > 0][:reasons].tolist(), order[m[order] < 0][:reasons].tolist()
     made = {j: self._item(x, self.groups[j], m[j], q[j]) for j in dict.fromkeys([*shown, *up, *down])}
     items = [made[j] for j in shown]
-    rid = index[0]
-    out = {'id': int(rid) if isinstance(rid, (int, np.integer)) else str(rid),
+    out = {'id': id if id is None else int(id) if isinstance(id, (int, np.integer)) else str(id),
            'probability': p, 'base_probability': p0, 'threshold': self.threshold,
            'decision': None if self.threshold is None else str(decide(np.array([p]), self.threshold)[0]),
            'base': {'margin': base, 'probability': p0}, 'margin': float(base + m.sum()), 'space': self.space,
