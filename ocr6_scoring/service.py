@@ -179,6 +179,10 @@ class Service:
         self.app = app.set_index('SK_ID_CURR', drop=False)
         self.X = self.bundle.features.transform(tables)
         self.proba = np.asarray(self.bundle.scorer.probability(self.X), dtype='float64')
+        # the score answer of every client, computed once (vectorised: the same numbers as `score_dict`, without its per-call checks)
+        pts = scorecard_points(self.proba)
+        self._points, self._bands = pts.tolist(), [str(b) for b in score_band(pts)]
+        self._decisions = [str(d) for d in decide(self.proba, self.threshold)]
         self.ids = np.sort(self.X.index.to_numpy())
         self._row = {int(i): k for k, i in enumerate(self.X.index)}
         self._id_text = self.ids.astype(str)
@@ -187,6 +191,9 @@ class Service:
         if 'bureau_balance' in tables and 'bureau' in tables:
             self._child_rows['bureau_balance'] = tables['bureau_balance'].groupby('SK_ID_BUREAU').indices
         self.explainer = Explainer.from_bundle(self.bundle)
+        X = self.X if list(self.X.columns) == self.explainer.columns else self.X[self.explainer.columns]
+        self._Xa = X.to_numpy(dtype=np.float32)  # the feature rows the explainer reads (a view of X when it is one float32 block)
+        self._contrib = {}  # row -> (grouped contributions, base margin, probability): TreeSHAP once per client, on its first explanation
         self._scorer1 = copy.copy(self.bundle.scorer)  # per-request predictions: one thread (no OpenMP start-up or contention per row)
         self._scorer1.booster = self.bundle.scorer.booster.copy(); self._scorer1.booster.set_param({'nthread': 1})
         self.pop = self.bundle.population()
@@ -265,17 +272,53 @@ def _audit_row(self: Service, route: str, s: dict, reasons=None, rhash: str|None
             'threshold': s['threshold'], 'reasons': reasons}
 
 @patch
+def _known_score(self: Service, client_id: int) -> dict:
+    "`score_dict` of a known client, from the answers computed at start-up."
+    i = self._pos(client_id); p = float(self.proba[i])
+    return {'id': int(client_id), 'probability': p, 'decision': self._decisions[i], 'threshold': self.threshold,
+            'distance': p - self.threshold, 'points': self._points[i], 'band': self._bands[i], 'model_version': self.version}
+
+@patch
 def score(self: Service, client_id: int) -> dict:
     "Score of a known client (precomputed at start-up), audited."
-    s = self.score_dict(client_id, self.proba[self._pos(client_id)])
+    s = self._known_score(client_id)
     self.audit.write([self._audit_row('score', s)]); return s
 
 @patch
+async def score_async(self: Service, client_id: int) -> dict:
+    "`score` for an event loop: the loop is free while the audit row is committed."
+    s = self._known_score(client_id)
+    await self.audit.write_async([self._audit_row('score', s)]); return s
+
+@patch
+def _contributions(self: Service, i: int) -> tuple:
+    "(grouped contributions, base margin, probability) of client row `i`: TreeSHAP on its first call, then kept."
+    c = self._contrib.get(i)
+    if c is None:
+        r = self.explainer.contributions(self._Xa[i:i + 1])
+        c = self._contrib[i] = (r.values[0], r.base, float(r.probability[0]))
+    return c
+
+@patch
+def _explanation(self: Service, client_id: int, i: int, c: tuple, top: int) -> tuple[dict, dict]:
+    "(the explanation of client row `i` from its contributions `c`, its audit row)."
+    e = self.explainer.explain_contributions(*c, self._Xa[i], int(client_id), top=top)
+    return e, self._audit_row('explanation', e, e['reasons'])
+
+@patch
 def explanation(self: Service, client_id: int, top: int=5) -> dict:
-    "Grouped exact contributions and reason codes of a known client (`Explainer.explain`), audited."
+    "Grouped exact contributions and reason codes of a known client (what `Explainer.explain` gives), audited."
     i = self._pos(client_id)
-    e = self.explainer.explain(self.X.iloc[[i]], top=top)
-    self.audit.write([self._audit_row('explanation', {**e, 'id': int(client_id)}, e['reasons'])]); return e
+    e, row = self._explanation(client_id, i, self._contributions(i), top)
+    self.audit.write([row]); return e
+
+@patch
+async def explanation_async(self: Service, client_id: int, top: int=5) -> dict:
+    "`explanation` for an event loop: a first TreeSHAP runs in a worker thread, and the loop is free while the audit row is committed."
+    i = self._pos(client_id)
+    c = self._contrib.get(i) or await asyncio.to_thread(self._contributions, i)
+    e, row = self._explanation(client_id, i, c, top)
+    await self.audit.write_async([row]); return e
 
 # %% ../nbs/09_service.ipynb #94c9c6c0
 @patch
