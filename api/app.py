@@ -124,13 +124,14 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
     async def lifespan(app: FastAPI):
         app.state.service = service or _service_from_env()
         yield
+        if service is None: app.state.service.audit.close()  # commit what is queued (requests still waiting have been answered)
 
     app = FastAPI(title='ocr6_scoring API', version='1', lifespan=lifespan,
                   description='Credit scoring: probability of default, decision, explanation, audit log.')
     bearer = HTTPBearer(auto_error=False)
     secret = (token if token is not None else os.environ.get('OCR6_API_TOKEN')) or None  # '' = no token
 
-    def auth(cred: Optional[HTTPAuthorizationCredentials] = Depends(bearer)):
+    async def auth(cred: Optional[HTTPAuthorizationCredentials] = Depends(bearer)):  # async: no threadpool round trip per request
         if secret is None: return
         if cred is None or not hmac.compare_digest(cred.credentials.encode(), secret.encode()):
             raise HTTPException(401, 'missing or invalid bearer token', headers={'WWW-Authenticate': 'Bearer'})
@@ -159,12 +160,14 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
     @app.get('/clients/{client_id}', response_model=Client, dependencies=guarded, responses=E404)
     def client(request: Request, client_id: int = Id): return svc(request).client(client_id)
 
+    # the two hot routes run on the event loop: their answers are lookups (computed at start-up or kept), and they await the
+    # audit commit instead of holding a worker thread; the CPU-bound routes below stay plain `def` (threadpool)
     @app.get('/clients/{client_id}/score', response_model=Score, dependencies=guarded, responses=E404)
-    def score(request: Request, client_id: int = Id): return svc(request).score(client_id)
+    async def score(request: Request, client_id: int = Id): return await svc(request).score_async(client_id)
 
     @app.get('/clients/{client_id}/explanation', response_model=Explanation, dependencies=guarded, responses=E404)
-    def explanation(request: Request, client_id: int = Id, top: int = Query(5, ge=1, le=50)):
-        return svc(request).explanation(client_id, top)
+    async def explanation(request: Request, client_id: int = Id, top: int = Query(5, ge=1, le=50)):
+        return await svc(request).explanation_async(client_id, top)
 
     @app.get('/clients/{client_id}/similar', response_model=Similar, dependencies=guarded, responses=E404)
     def similar(request: Request, client_id: int = Id, k: int = Query(10, ge=1, le=500)):
