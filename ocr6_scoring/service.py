@@ -14,7 +14,7 @@ import numpy as np, pandas as pd
 from .data import CHILD_TABLES, SCHEMA, DataError, load_tables
 from .cost import decide, scorecard_points, score_band
 from .tracking import Bundle
-from .explain import Explainer, global_importance
+from .explain import SINGLE_ROWS, Explainer, global_importance
 from fastcore.basics import patch
 
 # %% auto #0
@@ -193,7 +193,9 @@ class Service:
         self.explainer = Explainer.from_bundle(self.bundle)
         X = self.X if list(self.X.columns) == self.explainer.columns else self.X[self.explainer.columns]
         self._Xa = X.to_numpy(dtype=np.float32)  # the feature rows the explainer reads (a view of X when it is one float32 block)
-        self._contrib = {}  # row -> (grouped contributions, base margin, probability): TreeSHAP once per client, on its first explanation
+        # exact grouped contributions (TreeSHAP) of every client, filled by a background thread after start-up, or by a first explanation
+        n = len(self._Xa)
+        self._phi, self._phi_p, self._have, self._phi_base = np.zeros((n, len(self.explainer.groups))), np.zeros(n), np.zeros(n, bool), 0.0
         self._scorer1 = copy.copy(self.bundle.scorer)  # per-request predictions: one thread (no OpenMP start-up or contention per row)
         self._scorer1.booster = self.bundle.scorer.booster.copy(); self._scorer1.booster.set_param({'nthread': 1})
         self.pop = self.bundle.population()
@@ -204,6 +206,7 @@ class Service:
         if drift_report:
             try: self.drift = json.loads(Path(drift_report).read_text())['summary']['line']
             except (OSError, KeyError, ValueError) as e: raise DataError(f'{drift_report}: not a drift report JSON ({e})') from None
+        self._filler = threading.Thread(target=self._fill_contributions, name='contributions', daemon=True); self._filler.start()
 
     def __repr__(self):
         return f'Service(model {self.version}, {len(self.ids):,} clients, threshold {self.threshold:.3f}, audit {self.audit.url})'
@@ -227,6 +230,25 @@ def _setup_neighbours(self: Service):
 def _scaled(self: Service, A: np.ndarray) -> np.ndarray:
     A = np.where(np.isnan(A), self._nn_med, A)
     return (A - self._nn_med) / self._nn_scale
+
+# %% ../nbs/09_service.ipynb #18035b4f
+@patch
+def _store_contributions(self: Service, start: int, c) -> None:
+    n = len(c.values)
+    self._phi[start:start + n], self._phi_p[start:start + n], self._phi_base = c.values, c.probability, c.base
+    self._have[start:start + n] = True  # last: a row marked done is complete
+
+@patch
+def _fill_contributions(self: Service) -> None:
+    "TreeSHAP of every client not done yet, `SINGLE_ROWS` at a time (the explainer's one-thread path: a core stays free to serve)."
+    for s in range(0, len(self._Xa), SINGLE_ROWS):
+        if not self._have[s:s + SINGLE_ROWS].all(): self._store_contributions(s, self.explainer.contributions(self._Xa[s:s + SINGLE_ROWS]))
+
+@patch
+def _contributions(self: Service, i: int) -> tuple:
+    "(grouped contributions, base margin, probability) of client row `i`: computed now if the background thread has not reached it."
+    if not self._have[i]: self._store_contributions(i, self.explainer.contributions(self._Xa[i:i + 1]))
+    return self._phi[i], self._phi_base, float(self._phi_p[i])
 
 # %% ../nbs/09_service.ipynb #45b3a246
 @patch
@@ -291,15 +313,6 @@ async def score_async(self: Service, client_id: int) -> dict:
     await self.audit.write_async([self._audit_row('score', s)]); return s
 
 @patch
-def _contributions(self: Service, i: int) -> tuple:
-    "(grouped contributions, base margin, probability) of client row `i`: TreeSHAP on its first call, then kept."
-    c = self._contrib.get(i)
-    if c is None:
-        r = self.explainer.contributions(self._Xa[i:i + 1])
-        c = self._contrib[i] = (r.values[0], r.base, float(r.probability[0]))
-    return c
-
-@patch
 def _explanation(self: Service, client_id: int, i: int, c: tuple, top: int) -> tuple[dict, dict]:
     "(the explanation of client row `i` from its contributions `c`, its audit row)."
     e = self.explainer.explain_contributions(*c, self._Xa[i], int(client_id), top=top)
@@ -314,9 +327,9 @@ def explanation(self: Service, client_id: int, top: int=5) -> dict:
 
 @patch
 async def explanation_async(self: Service, client_id: int, top: int=5) -> dict:
-    "`explanation` for an event loop: a first TreeSHAP runs in a worker thread, and the loop is free while the audit row is committed."
+    "`explanation` for an event loop: a TreeSHAP not done yet runs in a worker thread, and the loop is free while the audit row is committed."
     i = self._pos(client_id)
-    c = self._contrib.get(i) or await asyncio.to_thread(self._contributions, i)
+    c = self._contributions(i) if self._have[i] else await asyncio.to_thread(self._contributions, i)
     e, row = self._explanation(client_id, i, c, top)
     await self.audit.write_async([row]); return e
 
