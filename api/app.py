@@ -8,7 +8,7 @@ Configuration (environment, read at start-up):
 - OCR6_API_TOKEN: when set, every route but /health needs `Authorization: Bearer <token>`
 """
 from __future__ import annotations
-import hmac, os
+import gc, hmac, os
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal, Optional
 from fastapi import Depends, FastAPI, HTTPException, Path as P, Query, Request
@@ -123,6 +123,8 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.service = service or _service_from_env()
+        if service is None:  # this process is the server: what start-up built lives as long as it, so the cyclic GC need not scan it
+            gc.collect(); gc.freeze()  # (a full collection of those ~200,000 objects stalled every request ~120 ms on the sample)
         yield
         if service is None: app.state.service.audit.close()  # commit what is queued (requests still waiting have been answered)
 
