@@ -18,7 +18,7 @@ from .cost import decide
 __all__ = ['ESTIMATORS', 'CALIBRATIONS', 'EPS', 'MANIFEST', 'ModelError', 'make_estimator', 'is_classifier', 'native_params',
            'train_booster', 'raw_score', 'Calibrator', 'SigmoidCalibrator', 'IsotonicCalibrator', 'LeafLRCalibrator',
            'make_calibrator', 'brier', 'reliability_table', 'ece', 'plot_reliability', 'class_weights', 'check_xy',
-           'Scorer', 'BundleError', 'write_bundle', 'read_bundle']
+           'max_bin', 'quantile_matrix', 'eval_matrix', 'Scorer', 'BundleError', 'write_bundle', 'read_bundle']
 
 # %% ../nbs/04_model.ipynb #ce3eb98d
 ESTIMATORS = {c.__name__: c for c in (xgb.XGBClassifier, xgb.XGBRFClassifier, xgb.XGBRegressor, xgb.XGBRFRegressor)}
@@ -208,8 +208,16 @@ def check_xy(X, y=None):
     if len(np.unique(y)) < 2: raise ModelError(f"y has only one class ({int(y[0])}): cannot train a scorer")
     return y.astype('int8')
 
-def _dmatrix(X, y=None, w=None, ref=None, quantile=True):
-    if quantile: return xgb.QuantileDMatrix(X, label=y, weight=w, ref=ref, max_bin=256)
+def max_bin(est: xgb.XGBModel) -> int:
+    "Histogram bins of `est` (XGBoost's default, 256, unless set): every matrix it trains on must use the same."
+    return int(est.get_params().get('max_bin') or 256)
+
+def quantile_matrix(X, y=None, w=None, bins: int=256) -> xgb.QuantileDMatrix:
+    "The training matrix: a `QuantileDMatrix` with `bins` histogram bins."
+    return xgb.QuantileDMatrix(X, label=y, weight=w, max_bin=bins)
+
+def eval_matrix(X, y=None, w=None) -> xgb.DMatrix:
+    "The early-stopping matrix: a plain `DMatrix` (raw values, as at scoring time; XGBoost evaluates a `QuantileDMatrix` far more slowly)."
     return xgb.DMatrix(X, label=y, weight=w)
 
 # %% ../nbs/04_model.ipynb #61d3b77c
@@ -248,8 +256,9 @@ class Scorer:
             tr, va = train_test_split(idx, test_size=self.valid_size, stratify=y, random_state=self.random_state)
         else: tr, va = idx, None
         sub = lambda a, i: None if a is None else (a.iloc[i] if hasattr(a, 'iloc') else a[i])
-        dtr = _dmatrix(sub(X, tr), y[tr], sub(w, tr))
-        dva = _dmatrix(sub(X, va), y[va], sub(w, va), ref=dtr) if va is not None else None
+        bins = max_bin(self.estimator)
+        dtr = quantile_matrix(sub(X, tr), y[tr], sub(w, tr), bins=bins)
+        dva = eval_matrix(sub(X, va), y[va], sub(w, va)) if va is not None else None
         return train_booster(self.estimator, dtr, dva, self.early_stopping_rounds)
 
     def oof_scores(self, X, y, sample_weight=None) -> np.ndarray:

@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from tqdm.auto import tqdm
 from .cost import Score, roc_auc
 from .model import (Scorer, ModelError, make_estimator, make_calibrator, train_booster, raw_score,
-                                class_weights, check_xy, native_params, is_classifier)
+                                class_weights, check_xy, native_params, is_classifier, max_bin, quantile_matrix, eval_matrix)
 
 # %% auto #0
 __all__ = ['KINDS', 'DEFAULT_SPACE', 'Param', 'parse_space', 'as_score', 'Fold', 'make_folds', 'crossfit_calibrate', 'TuneResult',
@@ -77,16 +77,30 @@ class Fold:
 
 def _rows(X, i): return X.iloc[i] if hasattr(X, 'iloc') else X[i]
 
-def make_folds(X, y, n_folds=5, valid_size=0.1, weight=None, seed=0, early_stopping=True) -> list[Fold]:
+def make_folds(X, y,  # features and 0/1 target
+               n_folds: int=5,  # stratified folds
+               valid_size: float=0.1,  # share of each training part set aside for early stopping
+               weight: np.ndarray|None=None,  # row weights (e.g. class weights), or None
+               seed: int=0,  # seeds the folds, the early-stopping split and the sampling
+               early_stopping: bool=True,  # set an early-stopping part aside in each training part
+               bins: int=256,  # histogram bins of every matrix: the estimator's `max_bin`
+               neg_sample: float=1.0,  # share of the non-defaults of each training part trained on (1: all)
+              ) -> list[Fold]:
     "Stratified folds with an inner early-stopping split of each training part, matrices built once."
-    folds = []
+    if not (isinstance(neg_sample, (int, float)) and 0 < neg_sample <= 1):
+        raise ModelError(f"neg_sample must be a share in (0, 1], got {neg_sample!r}")
+    rng, folds = np.random.default_rng(seed), []
     for tr, va in StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
         st = None
         if early_stopping and valid_size:
             tr, st = train_test_split(tr, test_size=valid_size, stratify=y[tr], random_state=seed)
-        w = lambda i: None if weight is None else weight[i]
-        dtr = xgb.QuantileDMatrix(_rows(X, tr), label=y[tr], weight=w(tr), max_bin=256)
-        dst = xgb.QuantileDMatrix(_rows(X, st), label=y[st], weight=w(st), ref=dtr) if st is not None else None
+        wtr = None if weight is None else weight[tr]
+        if neg_sample < 1:  # every default, a random share of the others weighted by 1 / share
+            keep = (y[tr] == 1) | (rng.random(len(tr)) < neg_sample)
+            wtr = np.where(y[tr] == 1, 1.0, 1 / neg_sample) * (1.0 if wtr is None else wtr)
+            tr, wtr = tr[keep], wtr[keep]
+        dtr = quantile_matrix(_rows(X, tr), y[tr], wtr, bins=bins)
+        dst = eval_matrix(_rows(X, st), y[st], None if weight is None else weight[st]) if st is not None else None
         folds.append(Fold(tr, st, va, dtr, dst, _rows(X, va)))
     return folds
 
@@ -130,7 +144,9 @@ def tune(estimator,  # XGBoost sklearn class, instance or name
          class_weight=None,  # None, 'balanced' or weight of defaults
          early_stopping_rounds: int=50,  # inside each fold, on an inner split of its training part
          valid_size: float=0.1,  # share of each training part used for early stopping
-         fixed_params: dict|None=None,  # estimator parameters not searched (e.g. n_estimators=2000)
+         fixed_params: dict|None=None,  # estimator parameters not searched (e.g. n_estimators=2000, max_bin=64)
+         neg_sample: float=1.0,  # share of non-defaults the search's fold models train on (see `make_folds`)
+         prune: bool=False,  # stop a trial after fold k when its running score is below the median of complete trials
          seed: int=0,  # seeds folds, optimiser and XGBoost
          progress: bool=True,  # tqdm bar over trials
          scorer_cls=Scorer,  # the scorer class refitted with the best parameters
@@ -149,29 +165,40 @@ def tune(estimator,  # XGBoost sklearn class, instance or name
     probe = Scorer(base, calibration=calibration, class_weight=class_weight)  # validates both
     w = class_weights(y, class_weight)
     es = bool(early_stopping_rounds) and native_params(base)[1] > 1
-    folds = make_folds(X, y, n_folds, valid_size, w, seed, es)
+    folds = make_folds(X, y, n_folds, valid_size, w, seed, es, max_bin(base), neg_sample)
     fold_of = np.empty(len(y), 'int16')
     for k, f in enumerate(folds): fold_of[f.valid] = k
-    rows, best = [], {'obj': -np.inf}
+    sign = 1.0 if sc.greater_is_better else -1.0  # the optimiser maximises sign * score
+    rows, best, running = [], {'obj': -np.inf}, []  # running: per complete trial, objective after folds 0..k
     bar = tqdm(total=n_init + n_iter, desc=f'tuning {type(base).__name__}', disable=not progress)
+
+    def scored(raw, part):  # cross-fitted probabilities and per-fold scores over the folds `part`
+        p = crossfit_calibrate(raw, y, part, calibration, probe.link)
+        return p, [sc(y[f.valid], p[f.valid]) for f in part]
 
     def evaluate(**u):
         t = time.perf_counter()
         params = {k: space[k].value(v) for k, v in u.items()}
         est = make_estimator(base, **params)
-        raw, iters = np.empty(len(y)), []
-        for f in folds:
+        raw, iters, trail = np.full(len(y), np.nan), [], []
+        for k, f in enumerate(folds):
             b = train_booster(est, f.dtrain, f.dstop, early_stopping_rounds if es else None)
             raw[f.valid] = raw_score(b, f.Xvalid)
             iters.append(b.best_iteration + 1 if b.attr('best_iteration') is not None else native_params(est)[1])
-        p = crossfit_calibrate(raw, y, folds, calibration, probe.link)
-        per_fold = [sc(y[f.valid], p[f.valid]) for f in folds]
+            if prune and 1 <= k < len(folds) - 1:  # median stopping rule, once n_init trials are complete
+                trail.append(sign * float(np.mean(scored(raw, folds[:k + 1])[1])))
+                if len(running) >= n_init and trail[-1] < np.median([r[k - 1] for r in running]): break
+        run = folds[:len(iters)]
+        p, per_fold = scored(raw, run)
+        complete = len(run) == len(folds)
+        if complete and prune: running.append(trail)
         mean = float(np.mean(per_fold))
-        rows.append({**params, **{f'fold_{k}': v for k, v in enumerate(per_fold)}, 'mean': mean,
-                     'std': float(np.std(per_fold)), 'n_trees': float(np.mean(iters)), 'seconds': time.perf_counter() - t})
-        obj = mean if sc.greater_is_better else -mean
-        if obj > best['obj']: best.update(obj=obj, params=params, raw=raw.copy(), proba=p, trial=len(rows) - 1)
-        bar.update(1); bar.set_postfix({sc.name: f"{(best['obj'] if sc.greater_is_better else -best['obj']):.4f}"})
+        rows.append({**params, **{f'fold_{k}': per_fold[k] if k < len(run) else np.nan for k in range(len(folds))},
+                     'mean': mean, 'std': float(np.std(per_fold)), 'n_trees': float(np.mean(iters)),
+                     'folds_run': len(run), 'pruned': not complete, 'seconds': time.perf_counter() - t})
+        obj = sign * mean
+        if complete and obj > best['obj']: best.update(obj=obj, params=params, raw=raw.copy(), proba=p, trial=len(rows) - 1)
+        bar.update(1); bar.set_postfix({sc.name: f"{sign * best['obj']:.4f}", 'pruned': sum(r['pruned'] for r in rows)})
         return obj
 
     opt = BayesianOptimization(f=evaluate, pbounds={k: p.bounds() for k, p in space.items()}, random_state=seed,
@@ -184,6 +211,5 @@ def tune(estimator,  # XGBoost sklearn class, instance or name
     final = scorer_cls(make_estimator(base, **best['params']), calibration=calibration, class_weight=class_weight,
                    early_stopping_rounds=early_stopping_rounds, valid_size=valid_size, random_state=seed)
     final.fit(X, y, oof_score=best['raw'])
-    best_score = best['obj'] if sc.greater_is_better else -best['obj']
-    return TuneResult(best['params'], best_score, sc.name, sc.greater_is_better, trials, best['proba'], best['raw'],
+    return TuneResult(best['params'], sign * best['obj'], sc.name, sc.greater_is_better, trials, best['proba'], best['raw'],
                       fold_of, final, best['trial'], time.perf_counter() - t0)
