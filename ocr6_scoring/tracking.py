@@ -64,6 +64,10 @@ class TrainConfig:
     holdout: float = 0.2
     seed: int = 0
     n_estimators: int = 1000  # upper bound; early stopping picks the number of trees
+    max_bin: int = 256  # histogram bins (XGBoost's default); 64 trains much faster at full scale
+    neg_sample: float = 1.0  # share of non-defaults the search's fold models train on (`tune`); the final refit uses all
+    prune: bool = False  # median stopping rule over folds during the search (`tune`)
+    early_stopping_rounds: int = 50  # rounds without progress on the inner early-stopping split before a booster stops
     search_space: dict|None = None
     population_rows: int = 20_000  # training rows kept for the dashboard's comparisons
     def resolve(self):
@@ -72,13 +76,21 @@ class TrainConfig:
         if self.fn_cost < 0 or self.fp_cost < 0: raise ModelError("fn_cost and fp_cost must be >= 0")
         if not 0 < self.holdout < 0.5: raise ModelError(f"holdout must be in (0, 0.5), got {self.holdout}")
         return SCORES[self.score](self), LOSSES[self.loss](self)
+    def tune_kwargs(self) -> dict:
+        "The arguments of `tune` after the estimator and the data, for this configuration."
+        score, loss = self.resolve()
+        return dict(search_space=self.search_space or DEFAULT_SPACE, loss=loss, score=score, n_folds=self.n_folds,
+                    n_init=self.n_init, n_iter=self.n_iter, calibration=self.calibration, class_weight=self.class_weight,
+                    fixed_params={'n_estimators': self.n_estimators, 'max_bin': self.max_bin}, neg_sample=self.neg_sample,
+                    prune=self.prune, early_stopping_rounds=self.early_stopping_rounds, seed=self.seed)
 
 # %% ../nbs/06_tracking.ipynb #42aa9600
 PROFILES = {  # search effort: TrainConfig fields
     'smoke': {'n_iter': 0, 'n_init': 2, 'n_folds': 2, 'n_estimators': 60},  # checks the pipeline runs (tests), not quality
     'quick': {'n_iter': 2, 'n_init': 3, 'n_folds': 3, 'n_estimators': 400},
     'standard': {k: TrainConfig.__dataclass_fields__[k].default for k in ('n_iter', 'n_init', 'n_folds', 'n_estimators')},
-    'full': {'n_iter': 30, 'n_init': 8, 'n_folds': 5, 'n_estimators': 3000},
+    'full': {'n_iter': 22, 'n_init': 8, 'n_folds': 5, 'n_estimators': 3000, 'max_bin': 64, 'neg_sample': 0.2, 'prune': True,
+             'early_stopping_rounds': 30, 'search_space': {**DEFAULT_SPACE, 'learning_rate': (0.1, 0.3, 'log')}},
 }
 
 # %% ../nbs/06_tracking.ipynb #580b845f
@@ -118,7 +130,7 @@ def train_bundle(data_dir,  # folder with application_train (+ child tables)
                 ) -> TrainReport:
     "Train, threshold, evaluate on the holdout and write a bundle; nothing is written on failure."
     t0 = time.perf_counter(); cfg = config or TrainConfig()
-    score, loss = cfg.resolve()
+    score = cfg.resolve()[0]
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite: raise BundleError(f"{out}: exists and is not empty (use overwrite)")
     tables = dict(tables) if tables is not None else load_tables(data_dir, require=['application_train'])
@@ -132,9 +144,7 @@ def train_bundle(data_dir,  # folder with application_train (+ child tables)
     y = app.set_index('SK_ID_CURR').loc[X.index, 'TARGET'].to_numpy('int8')
     is_hold = in_holdout(X.index.to_numpy(), cfg.holdout)
     Xt, yt, Xh, yh = X[~is_hold], y[~is_hold], X[is_hold], y[is_hold]
-    res = tune_fn(cfg.estimator, Xt, yt, cfg.search_space or DEFAULT_SPACE, loss=loss, score=score, n_folds=cfg.n_folds,
-                  n_init=cfg.n_init, n_iter=cfg.n_iter, calibration=cfg.calibration, class_weight=cfg.class_weight,
-                  fixed_params={'n_estimators': cfg.n_estimators}, seed=cfg.seed, progress=progress, scorer_cls=scorer_cls)
+    res = tune_fn(cfg.estimator, Xt, yt, progress=progress, scorer_cls=scorer_cls, **cfg.tune_kwargs())
     thr = best_threshold(yt, res.oof_proba, cfg.fn_cost, cfg.fp_cost, seed=cfg.seed)
     ph = res.scorer.probability(Xh)
     metrics = {'oof': prob_metrics(yt, res.oof_proba, thr.threshold, cfg.fn_cost, cfg.fp_cost),
