@@ -12,7 +12,8 @@ from .data import DataError, load_tables, summarise
 
 # %% auto #0
 __all__ = ['REPO', 'TRAIN_NOTEBOOK', 'DEMO_DIR', 'cmd_summary', 'cmd_synth', 'cmd_train', 'cmd_score', 'cmd_drift', 'cmd_serve',
-           'cmd_dashboard', 'StartError', 'cmd_demo', 'build_parser', 'main']
+           'cmd_dashboard', 'StartError', 'free_port', 'wait_until', 'wait_http', 'stop_processes', 'cmd_demo',
+           'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #b989c590
 def cmd_summary(args):
@@ -45,11 +46,9 @@ def _class_weight(v: str):
 
 def _config(args):
     from ocr6_scoring.tracking import TrainConfig, PROFILES
-    prof = PROFILES[args.profile]
-    pick = lambda k: getattr(args, k) if getattr(args, k) is not None else prof[k]
-    return TrainConfig(n_iter=pick('n_iter'), n_init=pick('n_init'), n_folds=pick('n_folds'), n_estimators=pick('n_estimators'),
-                       fn_cost=args.fn_cost, fp_cost=args.fp_cost, calibration=args.calibration, seed=args.seed,
-                       class_weight=_class_weight(args.class_weight), score=args.score, loss=args.loss)
+    given = {k: getattr(args, k) for k in ('n_iter', 'n_init', 'n_folds', 'n_estimators') if getattr(args, k) is not None}
+    return TrainConfig(**{**PROFILES[args.profile], **given}, fn_cost=args.fn_cost, fp_cost=args.fp_cost, calibration=args.calibration,
+                       seed=args.seed, class_weight=_class_weight(args.class_weight), score=args.score, loss=args.loss)
 
 def cmd_train(args):
     "Train a scorer on application_train (+ child tables) and write a model bundle."
@@ -84,7 +83,9 @@ def _train_papermill(args, cfg, uri):
     stamp = time.strftime('%Y%m%d-%H%M%S'); out_nb, info = runs/f'train-{stamp}.ipynb', runs/f'train-{stamp}.json'
     uri = uri or default_tracking_uri()
     params = {k: v for k, v in dataclasses.asdict(cfg).items() if k in ('n_iter', 'n_init', 'n_folds', 'n_estimators', 'fn_cost',
-              'fp_cost', 'calibration', 'class_weight', 'score', 'loss', 'seed')}
+              'fp_cost', 'calibration', 'class_weight', 'score', 'loss', 'seed', 'max_bin', 'neg_sample', 'prune',
+              'early_stopping_rounds', 'search_space')}
+    params = json.loads(json.dumps(params))  # papermill writes tuples as strings: the search space's ranges go as lists
     pm.execute_notebook(str(TRAIN_NOTEBOOK), str(out_nb), cwd=str(Path.cwd()), kernel_name='python3', language='python', progress_bar=not args.quiet,
                         parameters={**params, 'data_dir': str(Path(args.data_dir).resolve()), 'bundle_out': str(Path(args.out).resolve()),
                                     'tracking_uri': uri, 'register_as': args.register_as, 'run_info': str(info.resolve())})
@@ -129,43 +130,56 @@ def cmd_dashboard(args):
     from ocr6_scoring.dashboard import serve_dashboard
     return serve_dashboard(args.api_url, port=args.port, token=os.environ.get('OCR6_API_TOKEN'))
 
-# %% ../nbs/11_cli.ipynb #fff89cbf
-DEMO_DIR = Path('data/demo')  # the synthetic demo data (generated on first use)
-
+# %% ../nbs/11_cli.ipynb #2d90e01f
 class StartError(RuntimeError):
     "A background service (API, dashboard, MLflow UI) did not start."
 
-def _free_port(port: int) -> int:
+def free_port(preferred: int=0) -> int:
+    "`preferred` if it is free on 127.0.0.1, else a free port the kernel picks (always the kernel's pick for 0)."
     import socket
     with socket.socket() as s:
-        try: s.bind(('127.0.0.1', port)); return port
+        try: s.bind(('127.0.0.1', preferred)); return s.getsockname()[1]
         except OSError:
             s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-def _wait_http(url: str, proc, log: Path, what: str, timeout: float=180, headers=None):
-    "Poll `url` until it answers 200; a dead process or the timeout raise with the end of its log."
-    import httpx, time
+def wait_until(ok,  # callable -> truthy when the service is ready; an exception counts as not yet
+               proc,  # the service's process (`subprocess.Popen`)
+               log: Path,  # its log file, whose end goes into the error
+               what: str,  # its name in the error, e.g. 'the API'
+               timeout: float=180, interval: float=0.2):
+    "Poll `ok()` until it holds; `StartError` with the end of `log` if `proc` exits first or the time runs out."
+    import time
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if proc.poll() is not None: break
         try:
-            if httpx.get(url, timeout=2, headers=headers).status_code == 200: return
-        except httpx.HTTPError: pass
-        time.sleep(0.5)
-    tail = log.read_text(errors='replace')[-2000:] if log.exists() else ''
-    raise StartError(f"{what} did not start ({'exited' if proc.poll() is not None else 'timeout'}); log {log}:\n{tail}")
+            if ok(): return
+        except Exception: pass
+        time.sleep(interval)
+    tail = Path(log).read_text(errors='replace')[-3000:] if Path(log).exists() else ''
+    state = f'exited with status {proc.returncode}' if proc.poll() is not None else f'not ready after {timeout:.0f} s'
+    raise StartError(f"{what} did not start ({state}); log {log}:\n{tail}")
 
-def _stop_all(procs):
-    import signal, subprocess
+def wait_http(url: str, proc, log: Path, what: str, timeout: float=180, headers=None):
+    "`wait_until` GET `url` answers 200."
+    import httpx
+    wait_until(lambda: httpx.get(url, timeout=2, headers=headers).status_code == 200, proc, log, what, timeout, 0.5)
+
+def stop_processes(*procs, timeout: float=15):
+    "Stop processes started with `start_new_session=True` and their children: SIGTERM to each group, then SIGKILL."
+    import signal, subprocess, contextlib
     for p in procs:
         if p.poll() is None:
-            try: os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError: pass
+            with contextlib.suppress(ProcessLookupError): os.killpg(p.pid, signal.SIGTERM)
     for p in procs:
-        try: p.wait(timeout=15)
+        try: p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            try: os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError: pass
+            with contextlib.suppress(ProcessLookupError): os.killpg(p.pid, signal.SIGKILL)
+            p.wait(5)
+        with contextlib.suppress(ProcessLookupError): os.killpg(p.pid, signal.SIGKILL)  # children left behind (kernels)
+
+# %% ../nbs/11_cli.ipynb #fff89cbf
+DEMO_DIR = Path('data/demo')  # the synthetic demo data (generated on first use)
 
 def cmd_demo(args):
     "Everything on the embedded default: data, champion, drift report, docs, then API + dashboard + MLflow UI until Ctrl-C."
@@ -205,7 +219,7 @@ def cmd_demo(args):
                            '--configurations', args.profile]).returncode:  # the note's five-configuration table: tracked once
             raise StartError(f'building the docs failed (see above); `--no-docs` skips them')
     step('Starting the API, the dashboard and the MLflow UI on 127.0.0.1')
-    ports = [_free_port(p) for p in (args.api_port, args.dashboard_port, args.mlflow_port)]
+    ports = [free_port(p) for p in (args.api_port, args.dashboard_port, args.mlflow_port)]
     api_url, dash_url, mlf_url = (f'http://127.0.0.1:{p}' for p in ports)
     exe = str(Path(sys.executable).with_name('ocr6')) if Path(sys.executable).with_name('ocr6').exists() else (shutil.which('ocr6') or 'ocr6')
     logs = [work/f'{n}.log' for n in ('api', 'dashboard', 'mlflow')]
@@ -217,9 +231,9 @@ def cmd_demo(args):
         for c, log in zip(cmds, logs):
             procs.append(subprocess.Popen(c, stdout=open(log, 'w'), stderr=subprocess.STDOUT, start_new_session=True, cwd=str(work)))
         tok = os.environ.get('OCR6_API_TOKEN'); hdr = {'Authorization': f'Bearer {tok}'} if tok else None
-        _wait_http(f'{api_url}/health', procs[0], logs[0], 'the API')
-        _wait_http(dash_url, procs[1], logs[1], 'the dashboard')
-        _wait_http(mlf_url, procs[2], logs[2], 'the MLflow UI')
+        wait_http(f'{api_url}/health', procs[0], logs[0], 'the API')
+        wait_http(dash_url, procs[1], logs[1], 'the dashboard')
+        wait_http(mlf_url, procs[2], logs[2], 'the MLflow UI')
         print(f"\n  API (OpenAPI docs)   {api_url}/docs\n  Advisers' dashboard  {dash_url}/\n  MLflow UI            {mlf_url}/"
               + ('' if args.no_docs else f"\n  Methodology site     {site/'index.html'}") + f"\n  Logs                 {work}/*.log", flush=True)
         if args.check:
@@ -235,7 +249,7 @@ def cmd_demo(args):
         return 1
     except KeyboardInterrupt:
         print('\nStopping...', flush=True); return 0
-    finally: _stop_all(procs)
+    finally: stop_processes(*procs)
 
 # %% ../nbs/11_cli.ipynb #fa7809a4
 def build_parser() -> argparse.ArgumentParser:

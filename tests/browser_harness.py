@@ -6,10 +6,11 @@ Voilà (`ocr6_scoring.dashboard.serve_dashboard`) on 127.0.0.1, then drives the 
 page makes outside the loopback (Voilà's template links a CDN stylesheet) is aborted.
 """
 from __future__ import annotations
-import contextlib, importlib.util, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
+import contextlib, importlib.util, json, os, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 from statistics import median
 from urllib.parse import urlparse
+from ocr6_scoring.cli import free_port, stop_processes, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT/'tests'/'artifacts'
@@ -28,33 +29,6 @@ def missing() -> str|None:
     if importlib.util.find_spec('voila') is None: return 'voila is not installed (pip install voila)'
     if not shutil.which('chromium'): return 'Debian chromium is not installed (apt-get install -y chromium)'
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen, timeout: float=15):
-    "Stop a process started in its own session, with its children (Voilà's kernels), by process group id."
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError): os.killpg(proc.pid, signal.SIGTERM)
-        try: proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError): os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-    with contextlib.suppress(ProcessLookupError): os.killpg(proc.pid, signal.SIGKILL)  # kernels left behind
-
-
-def _wait(ok, proc: subprocess.Popen, log: Path, what: str, timeout: float):
-    t = time.monotonic()
-    while time.monotonic() - t < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f'{what} exited with status {proc.returncode}:\n{log.read_text()[-3000:]}')
-        with contextlib.suppress(Exception):
-            if ok(): return
-        time.sleep(0.2)
-    raise RuntimeError(f'{what} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}')
 
 
 def _has_serve() -> list[str]|None:
@@ -80,9 +54,9 @@ def api_server(model_dir, data_dir, workdir, token: str|None=None, timeout: floa
     url = f'http://127.0.0.1:{port}'
     try:
         import httpx
-        _wait(lambda: httpx.get(f'{url}/health', timeout=2).status_code == 200, proc, log, 'the API', timeout)
+        wait_until(lambda: httpx.get(f'{url}/health', timeout=2).status_code == 200, proc, log, 'the API', timeout)
         yield url
-    finally: _stop(proc)
+    finally: stop_processes(proc)
 
 
 @contextlib.contextmanager
@@ -92,10 +66,10 @@ def dashboard_server(api_url: str, workdir, token: str|None=None, settle: float=
     port, log = free_port(), Path(workdir)/'voila.log'
     proc = serve_dashboard(api_url, port, token, wait=False, log=log)
     try:
-        _wait(lambda: 'is filled with' in log.read_text(), proc, log, 'Voilà', timeout)
+        wait_until(lambda: 'is filled with' in log.read_text(), proc, log, 'Voilà', timeout)
         time.sleep(settle)  # the preheated kernel runs the notebook (imports, App, first drawings) before an adviser arrives
         yield f'http://127.0.0.1:{port}/'
-    finally: _stop(proc)
+    finally: stop_processes(proc)
 
 
 def _only_loopback(route):

@@ -14,20 +14,15 @@ lines of asyncio (`Conn`): httpx spends about 4 ms of CPU per request, more than
 live in bench/bench_service.py, which reuses the helpers below.
 """
 from __future__ import annotations
-import asyncio, contextlib, json, os, shutil, signal, socket, sqlite3, subprocess, sys, time
+import asyncio, contextlib, json, os, shutil, signal, sqlite3, subprocess, sys, time
 from collections import Counter
 from pathlib import Path
 import pytest
+from ocr6_scoring.cli import free_port, stop_processes, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # ---- helpers (also used by bench/bench_service.py)
-
-def free_port() -> int:
-    "A free TCP port on the loopback (bind to port 0 and let the kernel pick)."
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
-
 
 def server_env(model_dir, data_dir, db_path) -> dict:
     "Environment of an API server on `model_dir`, the clients of `data_dir` and a SQLite audit log at `db_path`."
@@ -47,15 +42,8 @@ def start_uvicorn(app: str, port: int, env: dict, log: Path, app_dir=None) -> su
 
 
 def wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float=120) -> None:
-    "Until GET /health answers 200 (raises with the log if the process exits or the time runs out)."
-    t = time.monotonic()
-    while time.monotonic() - t < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f'the server exited with status {proc.returncode}:\n{Path(log).read_text()[-3000:]}')
-        with contextlib.suppress(OSError, ValueError, asyncio.IncompleteReadError):
-            if asyncio.run(_get_once(port, '/health'))[0] == 200: return
-        time.sleep(0.1)
-    raise RuntimeError(f'the server is not ready after {timeout:.0f} s:\n{Path(log).read_text()[-3000:]}')
+    "Until GET /health answers 200 (`StartError` with the log if the process exits or the time runs out)."
+    wait_until(lambda: asyncio.run(_get_once(port, '/health'))[0] == 200, proc, log, 'the server', timeout, 0.1)
 
 
 async def _get_once(port: int, path: str):
@@ -64,7 +52,7 @@ async def _get_once(port: int, path: str):
     finally: c.close()
 
 
-from browser_harness import _stop as stop  # SIGTERM to the process group, then SIGKILL
+stop = stop_processes  # SIGTERM to the process group, then SIGKILL
 
 
 @contextlib.contextmanager
