@@ -179,10 +179,7 @@ class Service:
         self.app = app.set_index('SK_ID_CURR', drop=False)
         self.X = self.bundle.features.transform(tables)
         self.proba = np.asarray(self.bundle.scorer.probability(self.X), dtype='float64')
-        # the score answer of every client, computed once (vectorised: the same numbers as `score_dict`, without its per-call checks)
-        pts = scorecard_points(self.proba)
-        self._points, self._bands = pts.tolist(), [str(b) for b in score_band(pts)]
-        self._decisions = [str(d) for d in decide(self.proba, self.threshold)]
+        self._answers = self.score_dicts(self.X.index, self.proba)  # the score answer of every client, computed once
         self.ids = np.sort(self.X.index.to_numpy())
         self._row = {int(i): k for k, i in enumerate(self.X.index)}
         self._id_text = self.ids.astype(str)
@@ -210,6 +207,21 @@ class Service:
 
     def __repr__(self):
         return f'Service(model {self.version}, {len(self.ids):,} clients, threshold {self.threshold:.3f}, audit {self.audit.url})'
+
+# %% ../nbs/09_service.ipynb #38c6f82a
+@patch
+def score_dicts(self: Service, client_ids, p) -> list[dict]:
+    "The score answers for probabilities `p` of `client_ids` (None for an unknown applicant), computed together (no audit)."
+    p = np.asarray(p, dtype='float64'); pts = scorecard_points(p)
+    return [{'id': None if i is None else int(i), 'probability': q, 'decision': d, 'threshold': self.threshold,
+             'distance': q - self.threshold, 'points': t, 'band': b, 'model_version': self.version}
+            for i, q, d, t, b in zip(client_ids, p.tolist(), map(str, decide(p, self.threshold)), pts.tolist(), map(str, score_band(pts)))]
+
+@patch
+def score_dict(self: Service, client_id: int|None, p: float) -> dict:
+    "The score answer for probability `p` (no audit)."
+    return self.score_dicts([client_id], [p])[0]
+
 
 # %% ../nbs/09_service.ipynb #05be9726
 @patch
@@ -279,15 +291,6 @@ def client(self: Service, client_id: int) -> dict:
 
 # %% ../nbs/09_service.ipynb #c6828bf8
 @patch
-def score_dict(self: Service, client_id: int|None, p: float) -> dict:
-    "The score answer for probability `p` (no audit)."
-    pts = float(scorecard_points(np.array([p]))[0])
-    return {'id': None if client_id is None else int(client_id), 'probability': float(p),
-            'decision': str(decide(np.array([p]), self.threshold)[0]), 'threshold': self.threshold,
-            'distance': float(p) - self.threshold, 'points': pts, 'band': str(score_band(np.array([pts]))[0]),
-            'model_version': self.version}
-
-@patch
 def _audit_row(self: Service, route: str, s: dict, reasons=None, rhash: str|None=None) -> dict:
     return {'route': route, 'client_id': s.get('id'), 'request_hash': rhash,
             'model_version': self.version, 'probability': s['probability'], 'decision': s['decision'],
@@ -295,10 +298,8 @@ def _audit_row(self: Service, route: str, s: dict, reasons=None, rhash: str|None
 
 @patch
 def _known_score(self: Service, client_id: int) -> dict:
-    "`score_dict` of a known client, from the answers computed at start-up."
-    i = self._pos(client_id); p = float(self.proba[i])
-    return {'id': int(client_id), 'probability': p, 'decision': self._decisions[i], 'threshold': self.threshold,
-            'distance': p - self.threshold, 'points': self._points[i], 'band': self._bands[i], 'model_version': self.version}
+    "`score_dict` of a known client: a copy of its answer computed at start-up."
+    return dict(self._answers[self._pos(client_id)])
 
 @patch
 def score(self: Service, client_id: int) -> dict:
@@ -400,7 +401,7 @@ def score_batch(self: Service, body: Mapping) -> dict:
     except DataError as e: raise ServiceError(422, str(e)) from None
     p = np.asarray(self._scorer1.probability(X), 'float64')
     pos = {int(i): k for k, i in enumerate(X.index)}
-    items = [self.score_dict(i, p[pos[int(i)]]) for i in ids]
+    items = self.score_dicts(ids, [p[pos[int(i)]] for i in ids])
     self.audit.write([self._audit_row('score-batch', s, rhash=request_hash(a)) for s, a in zip(items, apps)])
     return {'items': items}
 
