@@ -120,7 +120,7 @@ def quality():
     from sklearn.preprocessing import StandardScaler
     X, y = _features(SAMPLE)
     cfg = TrainConfig()
-    lr = lambda: make_pipeline(SimpleImputer(strategy='median'), StandardScaler(), LogisticRegression(C=0.05, max_iter=3000))
+    lr = lambda: make_pipeline(SimpleImputer(strategy='median', keep_empty_features=True), StandardScaler(), LogisticRegression(C=0.05, max_iter=3000))
     p = {'xgb': np.empty(len(y)), 'lr': np.empty(len(y))}; t = {'xgb': np.empty(len(y)), 'lr': np.empty(len(y))}
     for tr, va in StratifiedKFold(5, shuffle=True, random_state=1).split(np.zeros(len(y)), y):
         res = tune(cfg.estimator, X.iloc[tr], y[tr], progress=False, **cfg.tune_kwargs())
