@@ -10,10 +10,12 @@ model trained on a separate 5,000-applicant synthetic folder (same generator, so
 shape); only its feature spec, scorer and importances are used. Goal: under 2 minutes at full scale,
 loading the tables included. Each run is a fresh child process (imports included in the wall time).
 """
-import json, subprocess, sys, tempfile, time
+import json, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from _worker import run_worker
 
 
 def _worker(data_dir: str, bundle: str|None, out: str) -> dict:
@@ -37,9 +39,7 @@ def _app_columns() -> set:
 
 
 def _run(data_dir: Path, bundle: Path|None, out: Path) -> dict:
-    r = subprocess.run([sys.executable, __file__, '--worker', str(data_dir), str(bundle or ''), str(out)], capture_output=True, text=True)
-    if r.returncode: raise RuntimeError(f'drift benchmark failed:\n{r.stderr[-3000:]}')
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, data_dir, bundle or '', out, what='drift benchmark')
 
 
 def bench(quick: bool = False) -> list[dict]:

@@ -7,10 +7,12 @@ tables <= 60 s and <= 6 GB peak on 2 cores; `transform_records` of one applicant
 reports its own peak resident set size (`ru_maxrss`) and, sampled every 20 ms, its RSS during the feature
 step alone. `quick=True` runs 5,000 applicants instead.
 """
-import json, subprocess, sys, tempfile, time
+import json, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from _worker import run_worker
 N_CALLS, N_APPLICANTS = 200, 20
 
 
@@ -63,9 +65,7 @@ def _worker(data_dir: str) -> dict:
 
 
 def _run(data_dir: Path) -> dict:
-    r = subprocess.run([sys.executable, __file__, '--worker', str(data_dir)], capture_output=True, text=True)
-    if r.returncode: raise RuntimeError(f'feature benchmark failed:\n{r.stderr[-3000:]}')
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, data_dir, what='feature benchmark')
 
 
 def bench(quick: bool = False) -> list[dict]:
