@@ -10,7 +10,7 @@ import contextlib, importlib.util, json, os, re, shutil, subprocess, sys, tempfi
 from pathlib import Path
 from statistics import median
 from urllib.parse import urlparse
-from ocr6_scoring.cli import free_port, stop_processes, wait_until
+from ocr6_scoring.cli import free_port, stop_processes, wait_http, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT/'tests'/'artifacts'
@@ -53,8 +53,7 @@ def api_server(model_dir, data_dir, workdir, token: str|None=None, timeout: floa
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f'http://127.0.0.1:{port}'
     try:
-        import httpx
-        wait_until(lambda: httpx.get(f'{url}/health', timeout=2).status_code == 200, proc, log, 'the API', timeout)
+        wait_http(f'{url}/health', proc, log, 'the API', timeout)
         yield url
     finally: stop_processes(proc)
 
