@@ -74,6 +74,13 @@ import ocr6_scoring
 REPO = Path(ocr6_scoring.__file__).resolve().parents[1]  # editable install: the repository (notebooks, scripts)
 TRAIN_NOTEBOOK = REPO/'nbs'/'train.ipynb'
 
+def _notebook_parameters(path) -> set[str]:
+    "Names assigned in the cell tagged `parameters` of the notebook at `path` (what papermill can set)."
+    import ast, nbformat
+    cell = next((c for c in nbformat.read(path, 4).cells if 'parameters' in c.metadata.get('tags', [])), None)
+    if cell is None: raise DataError(f'{path}: no cell tagged "parameters"')
+    return {t.id for n in ast.parse(cell.source).body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+
 def _train_papermill(args, cfg, uri):
     "Execute nbs/train.ipynb with papermill (outside nbs/), then log the executed notebook to its MLflow run."
     import papermill as pm, json, time, dataclasses
@@ -82,9 +89,8 @@ def _train_papermill(args, cfg, uri):
     runs = Path(args.runs_dir); runs.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime('%Y%m%d-%H%M%S'); out_nb, info = runs/f'train-{stamp}.ipynb', runs/f'train-{stamp}.json'
     uri = uri or default_tracking_uri()
-    params = {k: v for k, v in dataclasses.asdict(cfg).items() if k in ('n_iter', 'n_init', 'n_folds', 'n_estimators', 'fn_cost',
-              'fp_cost', 'calibration', 'class_weight', 'score', 'loss', 'seed', 'max_bin', 'neg_sample', 'prune',
-              'early_stopping_rounds', 'search_space')}
+    names = _notebook_parameters(TRAIN_NOTEBOOK)  # the notebook's parameters cell says which settings it takes
+    params = {k: v for k, v in dataclasses.asdict(cfg).items() if k in names}
     params = json.loads(json.dumps(params))  # papermill writes tuples as strings: the search space's ranges go as lists
     pm.execute_notebook(str(TRAIN_NOTEBOOK), str(out_nb), cwd=str(Path.cwd()), kernel_name='python3', language='python', progress_bar=not args.quiet,
                         parameters={**params, 'data_dir': str(Path(args.data_dir).resolve()), 'bundle_out': str(Path(args.out).resolve()),
