@@ -28,6 +28,11 @@ class ServiceError(Exception):
         super().__init__(message); self.status, self.message = status, message
 
 # %% ../nbs/09_service.ipynb #eb34aa8a
+def _release(waiters: list, error: BaseException|None):
+    "Done callback of `AuditLog` in an event loop's thread: each waiter still waiting gets the result, or `error`."
+    for w in waiters:
+        if not w.done(): w.set_result(None) if error is None else w.set_exception(error)
+
 class AuditLog:
     "Append-only table of decisions (`decisions`): time, route, client id or request hash, model version, probability, decision, threshold, top reasons."
     def __init__(self, url: str):  # SQLAlchemy URL, e.g. sqlite:///audit.db or postgresql+psycopg://...
@@ -57,23 +62,43 @@ class AuditLog:
             sa.Column('threshold', sa.Float, nullable=False),
             sa.Column('reasons', sa.Text, nullable=True))
         md.create_all(self.engine)
+        # the writer sends one precompiled INSERT to the driver (SQLAlchemy's transaction, no statement building per commit)
+        self._columns = [c.name for c in self.table.columns if c.name != 'id']
+        self._required = {c.name for c in self.table.columns if not c.nullable and c.name not in ('id', 'ts')}
+        self._known = set(self._columns)
+        ins = self.table.insert().compile(dialect=self.engine.dialect, column_keys=self._columns)
+        self._sql, self._positions = str(ins), (list(ins.positiontup) if self.engine.dialect.positional else None)
         self._cv, self._queue, self._writer, self._closed = threading.Condition(), [], None, False
         self.commits = 0  # transactions committed by the writer thread (each one holds every request queued when it began)
+
+    def _rows(self, rows: list[dict]) -> list:
+        "`rows` as the driver's parameters, stamped with the time of the decision (ValueError naming a missing or unknown column)."
+        ts = datetime.now(timezone.utc).isoformat(timespec='microseconds')  # the time of the decision, not of its commit
+        out = []
+        for r in rows:
+            missing, unknown = self._required - r.keys(), r.keys() - self._known
+            if missing or unknown:
+                raise ValueError(f'audit row {r!r}: ' + '; '.join(f'{w} column(s) {sorted(s)}' for w, s in (('missing', missing), ('unknown', unknown)) if s))
+            r = {'ts': ts, 'client_id': None, 'request_hash': None, 'reasons': None, **r}
+            if r['reasons'] is not None and not isinstance(r['reasons'], str): r['reasons'] = json.dumps(r['reasons'], ensure_ascii=False)
+            out.append(tuple(r[k] for k in self._positions) if self._positions else r)
+        return out
+
+    def _enqueue(self, rows: list[dict], waiter) -> None:
+        params = self._rows(rows)
+        with self._cv:
+            if self._closed: raise RuntimeError(f'{self!r} is closed')
+            self._queue.append((params, waiter))
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._run, name='audit-writer', daemon=True); self._writer.start()
+            self._cv.notify()
 
     def submit(self, rows: list[dict]) -> Future:
         "Queue `rows` (dicts with the table's columns but id/ts) for the writer thread: the future is done once they are committed, or holds the error."
         f = Future()
         if not rows: f.set_result(None); return f
-        ts = datetime.now(timezone.utc).isoformat(timespec='microseconds')  # the time of the decision, not of its commit
-        rows = [{'ts': ts, 'client_id': None, 'request_hash': None, 'reasons': None, **r} for r in rows]
-        for r in rows:
-            if r['reasons'] is not None and not isinstance(r['reasons'], str): r['reasons'] = json.dumps(r['reasons'], ensure_ascii=False)
-        with self._cv:
-            if self._closed: raise RuntimeError(f'{self!r} is closed')
-            self._queue.append((rows, f))
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._run, name='audit-writer', daemon=True); self._writer.start()
-            self._cv.notify()
+        try: self._enqueue(rows, f)
+        except ValueError as e: f.set_exception(e)  # a row the table cannot take: refused before it is queued
         return f
 
     def write(self, rows: list[dict]) -> None:
@@ -81,8 +106,10 @@ class AuditLog:
         self.submit(rows).result()
 
     async def write_async(self, rows: list[dict]) -> None:
-        "`write` for an event loop: awaits the commit without blocking the loop."
-        await asyncio.wrap_future(self.submit(rows))
+        "`write` for an event loop: awaits the commit without blocking the loop (the requests of one commit are woken together)."
+        if not rows: return
+        f = asyncio.get_running_loop().create_future()
+        self._enqueue(rows, f); await f
 
     def _run(self):
         while True:
@@ -91,24 +118,33 @@ class AuditLog:
                 if not self._queue: return
                 batch, self._queue = self._queue, []
             # a future whose waiter was cancelled still has its rows written (a decision was made), it just gets no result
-            batch = [(rows, f if f.set_running_or_notify_cancel() else None) for rows, f in batch]
+            batch = [(p, None if isinstance(w, Future) and not w.set_running_or_notify_cancel() else w) for p, w in batch]
             try: self._commit(batch)
-            except BaseException as e:  # never leave a waiter hanging, whatever happened
-                for _, f in batch:
-                    if f is not None and not f.done(): f.set_exception(e)
+            except BaseException as e: self._settle(batch, e)  # never leave a waiter hanging, whatever happened
 
     def _commit(self, batch: list):
         "One transaction for the rows of every request of `batch`; if it fails, each request again on its own."
         try:
-            with self.engine.begin() as c: c.execute(self.table.insert(), [r for rows, _ in batch for r in rows])
+            with self.engine.begin() as c: c.exec_driver_sql(self._sql, [r for params, _ in batch for r in params])
         except Exception as e:
             if len(batch) > 1:
                 for item in batch: self._commit([item])
-            elif batch[0][1] is not None: batch[0][1].set_exception(e)
+            else: self._settle(batch, e)
             return
         self.commits += 1
-        for _, f in batch:
-            if f is not None: f.set_result(None)
+        self._settle(batch)
+
+    @staticmethod
+    def _settle(batch: list, error: BaseException|None=None):
+        "Release the waiters of `batch` (with `error` if their rows were refused): an event loop's all at once, in its own thread."
+        loops = {}
+        for _, w in batch:
+            if isinstance(w, Future):
+                if not w.done(): w.set_result(None) if error is None else w.set_exception(error)
+            elif w is not None: loops.setdefault(w.get_loop(), []).append(w)
+        for loop, ws in loops.items():
+            try: loop.call_soon_threadsafe(_release, ws, error)
+            except RuntimeError: pass  # that loop is closed: nobody is waiting there any more
 
     def close(self) -> None:
         "Commit what is queued and stop the writer thread (`write` then raises)."
