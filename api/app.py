@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal, Optional
 from fastapi import Depends, FastAPI, HTTPException, Path as P, Query, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from ocr6_scoring.data import CHILD_TABLES, REQUIRED, SCHEMA
 from ocr6_scoring.service import MAX_BATCH, Service, ServiceError
@@ -130,13 +130,15 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
 
     app = FastAPI(title='ocr6_scoring API', version='1', lifespan=lifespan,
                   description='Credit scoring: probability of default, decision, explanation, audit log.')
-    bearer = HTTPBearer(auto_error=False)
     secret = (token if token is not None else os.environ.get('OCR6_API_TOKEN')) or None  # '' = no token
 
-    async def auth(cred: Optional[HTTPAuthorizationCredentials] = Depends(bearer)):  # async: no threadpool round trip per request
-        if secret is None: return
-        if cred is None or not hmac.compare_digest(cred.credentials.encode(), secret.encode()):
-            raise HTTPException(401, 'missing or invalid bearer token', headers={'WWW-Authenticate': 'Bearer'})
+    class Bearer(HTTPBearer):
+        "The bearer-token check as one dependency (the OpenAPI scheme of HTTPBearer; async: no threadpool round trip per request)."
+        async def __call__(self, request: Request) -> None:
+            if secret is None: return
+            cred = await super().__call__(request)
+            if cred is None or not hmac.compare_digest(cred.credentials.encode(), secret.encode()):
+                raise HTTPException(401, 'missing or invalid bearer token', headers={'WWW-Authenticate': 'Bearer'})
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
@@ -147,7 +149,7 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
     E422 = {422: {'model': ValidationErrors | ErrorDetail, 'description': 'invalid request: a list of located errors '
                   '(request validation) or one message (a value the feature code rejects)'}}
     Id = P(..., ge=0, le=2**62, description='SK_ID_CURR of a client')
-    guarded = [Depends(auth)]
+    guarded = [Depends(Bearer(auto_error=False, scheme_name='HTTPBearer'))]
 
     @app.get('/health', response_model=Health)
     def health(request: Request): return svc(request).health()
