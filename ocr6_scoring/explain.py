@@ -37,7 +37,8 @@ def allocate(phi: np.ndarray,  # (n, k) contributions in margin units, rows add 
     p0 = float(link(np.array([base], 'float64'))[0])
     s = phi.sum(1)
     small = np.abs(s) < SMALL_MARGIN
-    slope = np.where(small, _derivative(link, np.full(len(s), base)), (p - p0) / np.where(small, 1.0, s))
+    slope = (p - p0) / np.where(small, 1.0, s)
+    if small.any(): slope[small] = _derivative(link, np.full(int(small.sum()), base))  # (only there: two calls of the link)
     out = phi * slope[:, None]
     if small.any():  # share what the derivative leaves over, in proportion to |phi| (a float-rounding amount)
         r = (p - p0) - out.sum(1); w = np.abs(phi); tw = w.sum(1)
@@ -271,6 +272,12 @@ def _setup_typical(self: Explainer, population: pd.DataFrame|None):
             c = self.columns[self._main[g]]
             self.typical[g] = med.get(c, fill.get(c, np.nan))
     self._typical_text = {g: format_value(self.typical[g], *self._unit_label(g)) for g in self.groups}
+    self._static = {}  # what an explanation item of each group always says (label, unit, typical value, column): built once
+    for g in self.groups:
+        (unit, label), t = self._unit_label(g), self.typical[g]
+        self._static[g] = {'label': label, 'typical': self._typical_text[g],
+                           'raw_typical': _json_number(t) if isinstance(t, (float, int, np.floating)) else t,
+                           'unit': unit, 'column': None if self._is_cat[g] else self.columns[self._main[g]]}
 
 @patch
 def _unit_label(self: Explainer, g: str) -> tuple[str, str]:
@@ -355,15 +362,13 @@ def _sentence(label: str, value: str, typical: str, m: float) -> str:
 @patch
 def _item(self: Explainer, x: np.ndarray, g: str, m: float, p: float) -> dict:
     "One contribution of an explanation (JSON-ready)."
-    v, vt = self._value(x, g); unit, label = self._unit_label(g)
-    t = self.typical[g]
-    return {'group': g, 'label': label, 'value': vt, 'typical': self._typical_text[g],
+    v, vt = self._value(x, g); s = self._static[g]
+    return {'group': g, 'label': s['label'], 'value': vt, 'typical': s['typical'],
             'direction': 'raises' if m > 0 else 'lowers', 'probability_points': 100 * float(p),
             'probability': float(p), 'margin': float(m),
             'raw_value': _json_number(v) if isinstance(v, (float, int)) else v,
-            'raw_typical': _json_number(t) if isinstance(t, (float, int, np.floating)) else t,
-            'unit': unit, 'column': None if self._is_cat[g] else self.columns[self._main[g]],
-            'text': _sentence(label, vt, self._typical_text[g], m)}
+            'raw_typical': s['raw_typical'], 'unit': s['unit'], 'column': s['column'],
+            'text': _sentence(s['label'], vt, s['typical'], m)}
 
 @patch
 def explain(self: Explainer,
