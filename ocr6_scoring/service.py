@@ -234,7 +234,7 @@ class Service:
         self.pop = self.bundle.population()
         self._setup_neighbours()
         self.audit = AuditLog(database_url or f"sqlite:///{(Path(bundle_dir).resolve().parent/'audit.db').as_posix()}")
-        self._model_info = None
+        self._model_info, self._info_lock = None, threading.Lock()
         self.drift = None
         if drift_report:
             try: self.drift = json.loads(Path(drift_report).read_text())['summary']['line']
@@ -288,9 +288,11 @@ def _store_contributions(self: Service, start: int, c) -> None:
 
 @patch
 def _fill_contributions(self: Service) -> None:
-    "TreeSHAP of every client not done yet, `SINGLE_ROWS` at a time (the explainer's one-thread path: a core stays free to serve)."
+    "TreeSHAP of every client not done yet, `SINGLE_ROWS` at a time (the explainer's one-thread path: a core stays free to serve); then `model_info`."
     for s in range(0, len(self._Xa), SINGLE_ROWS):
         if not self._have[s:s + SINGLE_ROWS].all(): self._store_contributions(s, self.explainer.contributions(self._Xa[s:s + SINGLE_ROWS]))
+    try: self.model_info()  # then the global importance: the first /model request finds it ready
+    except Exception: pass  # (that request raises the error itself)
 
 @patch
 def _contributions(self: Service, i: int) -> tuple:
@@ -496,7 +498,12 @@ def bivariate(self: Service, x: str, y: str, n: int=1000, client_id: int|None=No
 @patch
 def model_info(self: Service) -> dict:
     "Version, threshold (and band), costs, calibration, estimator, holdout metrics, global importance, plottable features."
-    if self._model_info is not None: return self._model_info
+    with self._info_lock:  # computed once, by the start-up thread or the first caller: a caller meanwhile waits for it
+        if self._model_info is None: self._model_info = self._build_model_info()
+    return self._model_info
+
+@patch
+def _build_model_info(self: Service) -> dict:
     d, b = self.bundle.decision, self.bundle
     pop = self.pop.sample(n=min(2000, len(self.pop)), random_state=0)
     imp = global_importance(self.explainer.contributions(pop[b.features.columns]))
@@ -509,10 +516,9 @@ def model_info(self: Service) -> dict:
              for c in numeric]
     hold = {k: float(v) for k, v in b.metrics.get('holdout', {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     band = d.get('threshold_band')
-    self._model_info = {'model_version': self.version, 'threshold': self.threshold,
-                        'threshold_band': None if band is None else [float(x) for x in band],
-                        'fn_cost': float(d['fn_cost']),
-                        'fp_cost': float(d['fp_cost']),
-                        'calibration': str(b.scorer.calibration), 'estimator': type(b.scorer.estimator).__name__,
-                        'metrics': hold, 'global_importance': gi, 'features': feats, 'drift': self.drift}
-    return self._model_info
+    return {'model_version': self.version, 'threshold': self.threshold,
+            'threshold_band': None if band is None else [float(x) for x in band],
+            'fn_cost': float(d['fn_cost']),
+            'fp_cost': float(d['fp_cost']),
+            'calibration': str(b.scorer.calibration), 'estimator': type(b.scorer.estimator).__name__,
+            'metrics': hold, 'global_importance': gi, 'features': feats, 'drift': self.drift}
