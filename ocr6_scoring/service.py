@@ -18,8 +18,8 @@ from .explain import SINGLE_ROWS, Explainer, global_importance
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['INFO_FIELDS', 'MAX_BATCH', 'NEIGHBOUR_FEATURES', 'ServiceError', 'AuditLog', 'json_value', 'info_value',
-           'request_hash', 'Service']
+__all__ = ['INFO_FIELDS', 'MAX_BATCH', 'NEIGHBOUR_FEATURES', 'ServiceError', 'insert_statement', 'AuditLog', 'json_value',
+           'info_value', 'request_hash', 'Service']
 
 # %% ../nbs/09_service.ipynb #bafed057
 class ServiceError(Exception):
@@ -28,6 +28,11 @@ class ServiceError(Exception):
         super().__init__(message); self.status, self.message = status, message
 
 # %% ../nbs/09_service.ipynb #eb34aa8a
+def insert_statement(table, dialect, columns: list[str]) -> tuple[str, list[str]|None]:
+    "The INSERT of `columns` into `table` compiled for `dialect`, and the order of its parameters (None: it takes them by name)."
+    ins = table.insert().compile(dialect=dialect, column_keys=list(columns))
+    return str(ins), (list(ins.positiontup) if dialect.positional else None)
+
 def _release(waiters: list, error: BaseException|None):
     "Done callback of `AuditLog` in an event loop's thread: each waiter still waiting gets the result, or `error`."
     for w in waiters:
@@ -60,14 +65,13 @@ class AuditLog:
             sa.Column('probability', sa.Float, nullable=False),
             sa.Column('decision', sa.String(16), nullable=False),
             sa.Column('threshold', sa.Float, nullable=False),
-            sa.Column('reasons', sa.Text, nullable=True))
+            sa.Column('reasons', sa.Text, nullable=True), implicit_returning=False)  # the id of a new row is never read back
         md.create_all(self.engine)
         # the writer sends one precompiled INSERT to the driver (SQLAlchemy's transaction, no statement building per commit)
         self._columns = [c.name for c in self.table.columns if c.name != 'id']
         self._required = {c.name for c in self.table.columns if not c.nullable and c.name not in ('id', 'ts')}
         self._known = set(self._columns)
-        ins = self.table.insert().compile(dialect=self.engine.dialect, column_keys=self._columns)
-        self._sql, self._positions = str(ins), (list(ins.positiontup) if self.engine.dialect.positional else None)
+        self._sql, self._positions = insert_statement(self.table, self.engine.dialect, self._columns)
         self._cv, self._queue, self._writer, self._closed = threading.Condition(), [], None, False
         self.commits = 0  # transactions committed by the writer thread (each one holds every request queued when it began)
 
