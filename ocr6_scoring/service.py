@@ -34,7 +34,7 @@ def insert_statement(table, dialect, columns: list[str]) -> tuple[str, list[str]
     return str(ins), (list(ins.positiontup) if dialect.positional else None)
 
 def _release(waiters: list, error: BaseException|None):
-    "Done callback of `AuditLog` in an event loop's thread: each waiter still waiting gets the result, or `error`."
+    "Release `AuditLog` waiters (an event loop's in its own thread): each one still waiting gets the result, or `error`."
     for w in waiters:
         if not w.done(): w.set_result(None) if error is None else w.set_exception(error)
 
@@ -141,11 +141,11 @@ class AuditLog:
     @staticmethod
     def _settle(batch: list, error: BaseException|None=None):
         "Release the waiters of `batch` (with `error` if their rows were refused): an event loop's all at once, in its own thread."
-        loops = {}
+        here, loops = [], {}
         for _, w in batch:
-            if isinstance(w, Future):
-                if not w.done(): w.set_result(None) if error is None else w.set_exception(error)
+            if isinstance(w, Future): here.append(w)
             elif w is not None: loops.setdefault(w.get_loop(), []).append(w)
+        _release(here, error)  # thread-safe futures: released from this thread
         for loop, ws in loops.items():
             try: loop.call_soon_threadsafe(_release, ws, error)
             except RuntimeError: pass  # that loop is closed: nobody is waiting there any more
