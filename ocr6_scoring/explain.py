@@ -271,11 +271,10 @@ def _setup_typical(self: Explainer, population: pd.DataFrame|None):
         else:
             c = self.columns[self._main[g]]
             self.typical[g] = med.get(c, fill.get(c, np.nan))
-    self._typical_text = {g: format_value(self.typical[g], *self._unit_label(g)) for g in self.groups}
     self._static = {}  # what an explanation item of each group always says (label, unit, typical value, column): built once
     for g in self.groups:
         (unit, label), t = self._unit_label(g), self.typical[g]
-        self._static[g] = {'label': label, 'typical': self._typical_text[g],
+        self._static[g] = {'label': label, 'typical': format_value(t, unit, label),
                            'raw_typical': _json_number(t) if isinstance(t, (float, int, np.floating)) else t,
                            'unit': unit, 'column': None if self._is_cat[g] else self.columns[self._main[g]]}
 
