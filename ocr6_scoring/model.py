@@ -18,7 +18,8 @@ from .cost import decide
 __all__ = ['ESTIMATORS', 'CALIBRATIONS', 'EPS', 'MANIFEST', 'ModelError', 'make_estimator', 'is_classifier', 'native_params',
            'train_booster', 'raw_score', 'Calibrator', 'SigmoidCalibrator', 'IsotonicCalibrator', 'LeafLRCalibrator',
            'make_calibrator', 'brier', 'reliability_table', 'ece', 'plot_reliability', 'class_weights', 'check_xy',
-           'max_bin', 'quantile_matrix', 'eval_matrix', 'Scorer', 'BundleError', 'write_bundle', 'read_bundle']
+           'take_rows', 'max_bin', 'quantile_matrix', 'eval_matrix', 'Scorer', 'BundleError', 'write_bundle',
+           'read_bundle']
 
 # %% ../nbs/04_model.ipynb #ce3eb98d
 ESTIMATORS = {c.__name__: c for c in (xgb.XGBClassifier, xgb.XGBRFClassifier, xgb.XGBRegressor, xgb.XGBRFRegressor)}
@@ -208,6 +209,10 @@ def check_xy(X, y=None):
     if len(np.unique(y)) < 2: raise ModelError(f"y has only one class ({int(y[0])}): cannot train a scorer")
     return y.astype('int8')
 
+def take_rows(a, i):
+    "Rows `i` (positions) of a frame or an array; None stays None (no weights)."
+    return None if a is None else (a.iloc[i] if hasattr(a, 'iloc') else a[i])
+
 def max_bin(est: xgb.XGBModel) -> int:
     "Histogram bins of `est` (XGBoost's default, 256, unless set): every matrix it trains on must use the same."
     return int(est.get_params().get('max_bin') or 256)
@@ -255,10 +260,9 @@ class Scorer:
         if self.early_stopping_rounds and self.valid_size and native_params(self.estimator)[1] > 1:
             tr, va = train_test_split(idx, test_size=self.valid_size, stratify=y, random_state=self.random_state)
         else: tr, va = idx, None
-        sub = lambda a, i: None if a is None else (a.iloc[i] if hasattr(a, 'iloc') else a[i])
         bins = max_bin(self.estimator)
-        dtr = quantile_matrix(sub(X, tr), y[tr], sub(w, tr), bins=bins)
-        dva = eval_matrix(sub(X, va), y[va], sub(w, va)) if va is not None else None
+        dtr = quantile_matrix(take_rows(X, tr), y[tr], take_rows(w, tr), bins=bins)
+        dva = eval_matrix(take_rows(X, va), y[va], take_rows(w, va)) if va is not None else None
         return train_booster(self.estimator, dtr, dva, self.early_stopping_rounds)
 
     def oof_scores(self, X, y, sample_weight=None) -> np.ndarray:
@@ -266,9 +270,8 @@ class Scorer:
         from sklearn.model_selection import StratifiedKFold
         y = check_xy(X, y); out = np.empty(len(y))
         for tr, va in StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state).split(np.zeros(len(y)), y):
-            sub = lambda a, i: a.iloc[i] if hasattr(a, 'iloc') else a[i]
-            b = self.fit_booster(sub(X, tr), y[tr], None if sample_weight is None else np.asarray(sample_weight)[tr])
-            out[va] = raw_score(b, sub(X, va))
+            b = self.fit_booster(take_rows(X, tr), y[tr], None if sample_weight is None else np.asarray(sample_weight)[tr])
+            out[va] = raw_score(b, take_rows(X, va))
         return out
 
     def fit(self, X, y, sample_weight=None,
@@ -280,9 +283,8 @@ class Scorer:
         self.calibrator = make_calibrator(self.calibration, self.link)
         if self.calibration == 'leaf-lr':
             tr, ca = train_test_split(np.arange(len(y)), test_size=self.calib_size, stratify=y, random_state=self.random_state)
-            sub = lambda a, i: a.iloc[i] if hasattr(a, 'iloc') else a[i]
-            self.booster = self.fit_booster(sub(X, tr), y[tr], None if sample_weight is None else np.asarray(sample_weight)[tr])
-            self.calibrator.fit(self.leaves(sub(X, ca)), y[ca])
+            self.booster = self.fit_booster(take_rows(X, tr), y[tr], None if sample_weight is None else np.asarray(sample_weight)[tr])
+            self.calibrator.fit(self.leaves(take_rows(X, ca)), y[ca])
             return self
         if self.calibration != 'none':
             s = self.oof_scores(X, y, sample_weight) if oof_score is None else np.asarray(oof_score, 'float64')

@@ -11,7 +11,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from tqdm.auto import tqdm
 from .cost import Score, roc_auc
 from .model import (Scorer, ModelError, make_estimator, make_calibrator, train_booster, raw_score,
-                                class_weights, check_xy, native_params, is_classifier, max_bin, quantile_matrix, eval_matrix)
+                                class_weights, check_xy, native_params, is_classifier, max_bin, quantile_matrix, eval_matrix, take_rows)
 
 # %% auto #0
 __all__ = ['KINDS', 'DEFAULT_SPACE', 'Param', 'parse_space', 'as_score', 'Fold', 'make_folds', 'crossfit_calibrate', 'TuneResult',
@@ -75,8 +75,6 @@ class Fold:
     dstop: xgb.DMatrix|None
     Xvalid: object
 
-def _rows(X, i): return X.iloc[i] if hasattr(X, 'iloc') else X[i]
-
 def make_folds(X, y,  # features and 0/1 target
                n_folds: int=5,  # stratified folds
                valid_size: float=0.1,  # share of each training part set aside for early stopping
@@ -94,14 +92,14 @@ def make_folds(X, y,  # features and 0/1 target
         st = None
         if early_stopping and valid_size:
             tr, st = train_test_split(tr, test_size=valid_size, stratify=y[tr], random_state=seed)
-        wtr = None if weight is None else weight[tr]
+        wtr = take_rows(weight, tr)
         if neg_sample < 1:  # every default, a random share of the others weighted by 1 / share
             keep = (y[tr] == 1) | (rng.random(len(tr)) < neg_sample)
             wtr = np.where(y[tr] == 1, 1.0, 1 / neg_sample) * (1.0 if wtr is None else wtr)
             tr, wtr = tr[keep], wtr[keep]
-        dtr = quantile_matrix(_rows(X, tr), y[tr], wtr, bins=bins)
-        dst = eval_matrix(_rows(X, st), y[st], None if weight is None else weight[st]) if st is not None else None
-        folds.append(Fold(tr, st, va, dtr, dst, _rows(X, va)))
+        dtr = quantile_matrix(take_rows(X, tr), y[tr], wtr, bins=bins)
+        dst = eval_matrix(take_rows(X, st), y[st], take_rows(weight, st)) if st is not None else None
+        folds.append(Fold(tr, st, va, dtr, dst, take_rows(X, va)))
     return folds
 
 # %% ../nbs/05_tuning.ipynb #78260137
