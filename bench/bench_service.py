@@ -166,7 +166,7 @@ def bench(quick: bool = False) -> list[dict]:
     def row(metric, key, stat, unit, goal, higher=False):
         o, n = ours[key][stat], naive[key][stat]
         ratio = (o / n) if higher else (n / o)
-        spread = f"; the {len(ours[key]['p99s'])} runs: {', '.join(f'{v:.1f}' for v in ours[key]['p99s'])} ms" if stat == 'p99' and ours[key]['runs'] > 1 else ''
+        spread = f"; the {ours[key]['runs']} runs: {', '.join(f'{v:.1f}' for v in ours[key]['p99s'])} ms" if stat == 'p99' and ours[key]['runs'] > 1 else ''
         rows.append({'benchmark': f'{NAME} GET /clients/{{id}}/{key[0]}', 'metric': metric, 'value': round(o, 2), 'unit': unit,
                      'goal': goal, 'note': f'naive {n:.3g} {unit} ({ratio:.1f}x better); median of {ours[key]["runs"]} runs of '
                                            f'{ours[key]["n"]:,} requests (naive {naive[key]["runs"]} of {naive[key]["n"]:,}){spread}'})
