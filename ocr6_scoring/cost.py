@@ -256,14 +256,16 @@ def best_threshold(y_true, # observed target, 1 = default
                    n_boot:int=200, # bootstrap resamples; 0 for no bands
                    ci:float=.95, # coverage of the percentile bands
                    seed:int|None=0, # seed of the bootstrap
+                   choose:str='bagged', # 'bagged': the median of the resamples' best thresholds; 'argmin': the curve's own best
                   ) -> ThresholdResult:
-    "Threshold of lowest business cost on out-of-fold predictions, with bootstrap bands for the threshold and the cost"
+    "Threshold of lowest business cost on out-of-fold predictions (bagged over resamples), with bootstrap bands for the threshold and the cost"
     y, p = _check_pair(y_true, y_prob)
     fnc, fpc = _check_costs(fn_cost, fp_cost)
     ts = _check_thresholds(thresholds)
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
         raise ValueError(f"n_boot = {n_boot!r} must be an integer >= 0")
     if not isinstance(ci, (int, float, np.floating)) or not 0 < ci < 1: raise ValueError(f"ci = {ci!r} must be in (0, 1)")
+    if choose not in ('bagged', 'argmin'): raise ValueError(f"choose = {choose!r} must be 'bagged' or 'argmin'")
     counts = _bin_counts(y, p, ts)
     *_, cost = _curves(counts, fnc, fpc)
     k = int(_pick(cost)[0])
@@ -274,7 +276,9 @@ def best_threshold(y_true, # observed target, 1 = default
         boot = rng.multinomial(len(y), flat / flat.sum(), size=n_boot).reshape(n_boot, *counts.shape)
         *_, bcost = _curves(boot.astype(np.float64), fnc, fpc)
         q = [(1 - ci) / 2, 1 - (1 - ci) / 2]
-        t_band = tuple(float(v) for v in np.quantile(ts[_pick(bcost)], q))
+        best = ts[_pick(bcost)]
+        if choose == 'bagged': k = int(np.clip(np.searchsorted(ts, np.median(best)), 0, len(ts) - 1))  # a grid value
+        t_band = tuple(float(v) for v in np.quantile(best, q))
         c_band = tuple(float(v) for v in np.quantile(bcost[:, k], q))
         low, high = np.quantile(bcost, q, axis=0)
     return ThresholdResult(threshold=float(ts[k]), cost=float(cost[k]), threshold_band=t_band, cost_band=c_band,
