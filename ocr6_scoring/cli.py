@@ -45,10 +45,13 @@ def _class_weight(v: str):
     except ValueError: raise DataError(f"--class-weight must be 'balanced', 'none' or a number, got {v!r}") from None
 
 def _config(args):
+    "The training configuration: the profile, then every option given (an option left out keeps `TrainConfig`'s default)."
     from ocr6_scoring.tracking import TrainConfig, PROFILES
     given = {k: getattr(args, k) for k in ('n_iter', 'n_init', 'n_folds', 'n_estimators') if getattr(args, k) is not None}
+    if args.class_weight is not None: given['class_weight'] = _class_weight(args.class_weight)
+    if args.score_direction is not None: given['greater_is_better'] = args.score_direction == 'max'
     return TrainConfig(**{**PROFILES[args.profile], **given}, fn_cost=args.fn_cost, fp_cost=args.fp_cost, calibration=args.calibration,
-                       seed=args.seed, class_weight=_class_weight(args.class_weight), score=args.score, loss=args.loss)
+                       seed=args.seed, score=args.score, loss=args.loss)
 
 def cmd_train(args):
     "Train a scorer on application_train (+ child tables) and write a model bundle."
@@ -291,9 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--fn-cost', type=float, default=10.0, help='cost of granting a client who defaults')
     s.add_argument('--fp-cost', type=float, default=1.0, help='cost of refusing a client who would repay')
     s.add_argument('--calibration', choices=['sigmoid', 'isotonic', 'leaf-lr', 'none'], default='sigmoid')
-    s.add_argument('--class-weight', default='balanced', help="'balanced', 'none' or the weight of defaults")
-    s.add_argument('--score', choices=['auc', 'business_cost', 'weighted_logloss'], default='auc', help='tuning score')
-    s.add_argument('--loss', choices=['logistic', 'weighted_logloss'], default='logistic', help='training objective')
+    s.add_argument('--class-weight', default=None, help="'balanced', 'none' or the weight of defaults (default: none)")
+    s.add_argument('--score', default='auc', help='tuning score: auc, business_cost, weighted_logloss, a scikit-learn scorer name '
+                   '(average_precision, neg_log_loss, ...) or an import path package.module:name')
+    s.add_argument('--score-direction', choices=['max', 'min'], default=None, help='whether to maximise or minimise a --score given as a plain function')
+    s.add_argument('--loss', default='logistic', help='training objective: logistic, weighted_logloss, an XGBoost objective name '
+                   '(binary:logistic, rank:pairwise, ...) or an import path package.module:name to obj(y, margin) or obj(margin, dtrain)')
     s.add_argument('--tracking-uri', default=None, help='MLflow tracking URI (e.g. sqlite:///mlruns.db); tracks and registers the run')
     s.add_argument('--register-as', default='ocr6-scorer', help='registered model name when tracking')
     s.add_argument('--papermill', action='store_true', help='run nbs/train.ipynb with papermill and log the executed notebook')

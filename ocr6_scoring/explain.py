@@ -11,7 +11,7 @@ import numpy as np, pandas as pd, xgboost as xgb
 from fastcore.basics import patch
 from scipy.special import expit
 from .cost import OKABE_ITO, business_cost, roc_auc, decide
-from .model import Scorer, ModelError, ece
+from .model import Scorer, ModelError, ece, iteration_range
 
 # %% auto #0
 __all__ = ['SMALL_MARGIN', 'OTHER_LEVEL', 'SINGLE_ROWS', 'CHUNK_ROWS', 'AGE_BANDS', 'AGE_LABELS', 'allocate', 'leaf_lr_booster',
@@ -47,10 +47,6 @@ def allocate(phi: np.ndarray,  # (n, k) contributions in margin units, rows add 
     return out, p0
 
 # %% ../nbs/07_explain.ipynb #89990ad8
-def _iteration_range(booster: xgb.Booster) -> tuple[int, int]:
-    "The trees the scorer uses (up to the best iteration of early stopping), as `Scorer` does."
-    return (0, booster.best_iteration + 1) if booster.attr('best_iteration') is not None else (0, 0)
-
 def _leaf_lr_logit(cal, leaves: np.ndarray) -> np.ndarray:
     "z = intercept + sum of the coefficients of the leaves reached (0 for unseen leaves): `cal.predict` before `expit`."
     leaves = np.asarray(leaves).astype('int64'); z = np.full(len(leaves), float(cal.intercept))
@@ -72,7 +68,7 @@ def leaf_lr_booster(booster: xgb.Booster,  # the scorer's booster
         for node, left in enumerate(tree['left_children']):
             if left == -1: tree['split_conditions'][node] = tree['base_weights'][node] = float(coef.get(node, 0.0))
     out = xgb.Booster(); out.load_model(bytearray(json.dumps(model).encode()))
-    it = _iteration_range(booster)
+    it = iteration_range(booster)
     x = np.full((1, booster.num_features()), np.nan, dtype=np.float32)
     leaves = booster.predict(xgb.DMatrix(x, feature_names=booster.feature_names), pred_leaf=True, iteration_range=it).reshape(1, -1)
     m = out.predict(xgb.DMatrix(x, feature_names=booster.feature_names), output_margin=True, iteration_range=it)
@@ -237,7 +233,7 @@ def _copy(b: xgb.Booster, nthread: int|None) -> xgb.Booster:
 @patch
 def _setup_boosters(self: Explainer):
     sc = self.scorer; b = sc.booster
-    self._it = _iteration_range(b)
+    self._it = iteration_range(b)
     self.leaf_lr = sc.calibration == 'leaf-lr'
     self._model = {1: _copy(b, 1), 0: _copy(b, None)}
     if self.leaf_lr:

@@ -13,12 +13,12 @@ from .data import load_tables, DataError, find_table, TABLES
 from .features import FeatureBuilder
 from .cost import (best_threshold, business_cost, roc_auc, weighted_logloss, Score, ThresholdResult,
                                business_cost_score, weighted_logloss_objective, weighted_logloss_score, decide, scorecard)
-from .model import Scorer, brier, ece, BundleError, read_bundle, ModelError, plot_reliability
-from .tuning import tune, DEFAULT_SPACE
+from .model import Scorer, brier, ece, BundleError, read_bundle, ModelError, plot_reliability, as_objective
+from .tuning import tune, DEFAULT_SPACE, as_score
 
 # %% auto #0
 __all__ = ['SCORES', 'LOSSES', 'PROFILES', 'REGISTERED_MODEL', 'EXPERIMENT', 'CONFIGURATIONS', 'in_holdout', 'data_fingerprint',
-           'TrainConfig', 'prob_metrics', 'TrainReport', 'train_bundle', 'Bundle', 'score_folder',
+           'load_object', 'TrainConfig', 'prob_metrics', 'TrainReport', 'train_bundle', 'Bundle', 'score_folder',
            'default_tracking_uri', 'TrackedRun', 'track', 'bundle_path', 'holdout_cost', 'promote',
            'run_configurations', 'comparison_table']
 
@@ -48,6 +48,20 @@ SCORES = {'auc': lambda c: roc_auc, 'business_cost': lambda c: business_cost_sco
           'weighted_logloss': lambda c: weighted_logloss_score(c.fn_cost, c.fp_cost)}
 LOSSES = {'logistic': lambda c: 'binary:logistic', 'weighted_logloss': lambda c: weighted_logloss_objective(c.fn_cost, c.fp_cost)}
 
+_XGB_OBJECTIVES = ('binary', 'reg', 'rank', 'count', 'survival', 'multi')  # prefixes of XGBoost's objective names
+
+def load_object(path: str, what: str='object'):
+    "The object at `'package.module:name'` (a dotted name after the colon reaches attributes)."
+    import importlib
+    mod, _, name = path.partition(':')
+    if not mod or not name: raise ModelError(f"{what} {path!r}: an import path is 'package.module:name'")
+    try: obj = importlib.import_module(mod)
+    except ImportError as e: raise ModelError(f"{what} {path!r}: cannot import module {mod!r} ({e})") from None
+    for part in name.split('.'):
+        if not hasattr(obj, part): raise ModelError(f"{what} {path!r}: module {mod!r} has no {name!r}")
+        obj = getattr(obj, part)
+    return obj
+
 @dataclass
 class TrainConfig:
     "A training run's settings (JSON-able)."
@@ -56,30 +70,40 @@ class TrainConfig:
     n_init: int = 4  # random starting points
     n_folds: int = 5
     calibration: str = 'sigmoid'
-    class_weight: str|float|None = 'balanced'
-    score: str = 'auc'  # a key of SCORES
-    loss: str = 'logistic'  # a key of LOSSES
+    class_weight: str|float|None = None
+    score: str = 'auc'  # a key of SCORES, a scikit-learn scorer name or 'package.module:name'
+    loss: str = 'logistic'  # a key of LOSSES, an XGBoost objective name or 'package.module:name'
+    greater_is_better: bool|None = None  # the direction of a score given as a bare function
     fn_cost: float = 10.0
     fp_cost: float = 1.0
     holdout: float = 0.2
     seed: int = 0
     n_estimators: int = 1000  # upper bound; early stopping picks the number of trees
     max_bin: int = 256  # histogram bins (XGBoost's default); 64 trains much faster at full scale
-    neg_sample: float = 1.0  # share of non-defaults the search's fold models train on (`tune`); the final refit uses all
+    neg_sample: float = 1.0  # share of non-defaults the fold models train on (`tune`)
     prune: bool = False  # median stopping rule over folds during the search (`tune`)
     early_stopping_rounds: int = 50  # rounds without progress on the inner early-stopping split before a booster stops
     search_space: dict|None = None
+    refit: bool = True  # once the holdout has judged the tuned model, cross-fit the best parameters again on every row
     population_rows: int = 20_000  # training rows kept for the dashboard's comparisons
-    def resolve(self):
-        if self.score not in SCORES: raise ModelError(f"unknown score {self.score!r}; expected one of {', '.join(SCORES)}")
-        if self.loss not in LOSSES: raise ModelError(f"unknown loss {self.loss!r}; expected one of {', '.join(LOSSES)}")
+    def resolve(self) -> tuple[Score, object]:
+        "The score (a `cost.Score`) and the loss (an objective) this configuration names; errors say what is wrong."
         if self.fn_cost < 0 or self.fp_cost < 0: raise ModelError("fn_cost and fp_cost must be >= 0")
         if not 0 < self.holdout < 0.5: raise ModelError(f"holdout must be in (0, 0.5), got {self.holdout}")
-        return SCORES[self.score](self), LOSSES[self.loss](self)
+        return self._score(), self._loss()
+    def _score(self) -> Score:
+        if self.score in SCORES: return SCORES[self.score](self)
+        obj = load_object(self.score, 'score') if ':' in self.score else self.score
+        try: return as_score(obj, self.greater_is_better)
+        except ModelError as e: raise ModelError(f"score {self.score!r}: {e} (built-in scores: {', '.join(SCORES)})") from None
+    def _loss(self):
+        if self.loss in LOSSES: return LOSSES[self.loss](self)
+        if ':' not in self.loss or self.loss.split(':')[0] in _XGB_OBJECTIVES: return self.loss  # XGBoost checks its own names
+        return as_objective(load_object(self.loss, 'loss'))
     def tune_kwargs(self) -> dict:
         "The arguments of `tune` after the estimator and the data, for this configuration."
         score, loss = self.resolve()
-        return dict(search_space=self.search_space or DEFAULT_SPACE, loss=loss, score=score, n_folds=self.n_folds,
+        return dict(search_space=self.search_space, loss=loss, score=score, n_folds=self.n_folds,
                     n_init=self.n_init, n_iter=self.n_iter, calibration=self.calibration, class_weight=self.class_weight,
                     fixed_params={'n_estimators': self.n_estimators, 'max_bin': self.max_bin}, neg_sample=self.neg_sample,
                     prune=self.prune, early_stopping_rounds=self.early_stopping_rounds, seed=self.seed)
@@ -120,6 +144,21 @@ def _population(X: pd.DataFrame, y, proba, n: int, seed: int) -> pd.DataFrame:
     pop = X.assign(TARGET=np.asarray(y, 'int8'), SCORE=np.asarray(proba, 'float32')).reset_index()
     return pop.sample(n=min(n, len(pop)), random_state=seed).sort_values('SK_ID_CURR').reset_index(drop=True)
 
+def _judge(res, Xt, yt, Xh, yh, cfg) -> tuple[ThresholdResult, dict, pd.DataFrame]:
+    "The threshold chosen out of fold for the model `tune` found, its out-of-fold metrics, and its decisions on the holdout."
+    thr = best_threshold(yt, res.oof_proba, cfg.fn_cost, cfg.fp_cost, seed=cfg.seed)
+    ph = res.scorer.probability(Xh)
+    judged = {'oof': prob_metrics(yt, res.oof_proba, thr.threshold, cfg.fn_cost, cfg.fp_cost), 'threshold': thr.threshold,
+              'n_train': int(len(yt)), 'holdout': prob_metrics(yh, ph, thr.threshold, cfg.fn_cost, cfg.fp_cost)}
+    hdf = pd.DataFrame({'SK_ID_CURR': Xh.index, 'TARGET': yh, 'probability': ph, 'refused': ph >= thr.threshold})
+    return thr, judged, hdf
+
+def _refit(res, X, y, cfg, tune_fn, scorer_cls):
+    "The best parameters cross-fitted again on every row (holdout included): one trial, no search."
+    kw = {**cfg.tune_kwargs(), 'n_init': 0, 'n_iter': 0, 'start': [res.best_params], 'search_space': res.search_space}
+    served = tune_fn(cfg.estimator, X, y, progress=False, scorer_cls=scorer_cls, **kw)
+    return served, best_threshold(y, served.oof_proba, cfg.fn_cost, cfg.fp_cost, seed=cfg.seed)
+
 def train_bundle(data_dir,  # folder with application_train (+ child tables)
                  out,  # bundle folder to write (must not exist or be empty unless overwrite)
                  config: TrainConfig|None=None,
@@ -128,9 +167,9 @@ def train_bundle(data_dir,  # folder with application_train (+ child tables)
                  tables: Mapping|None=None,  # already-loaded tables (skips reading data_dir)
                  scorer_cls=Scorer, tune_fn=tune,  # the scorer class and the tuning function
                 ) -> TrainReport:
-    "Train, threshold, evaluate on the holdout and write a bundle; nothing is written on failure."
+    "Train, threshold, judge on the holdout, refit with it (`cfg.refit`) and write a bundle; nothing is written on failure."
     t0 = time.perf_counter(); cfg = config or TrainConfig()
-    score = cfg.resolve()[0]
+    cfg.resolve()  # a bad score or loss fails before the data is read
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite: raise BundleError(f"{out}: exists and is not empty (use overwrite)")
     tables = dict(tables) if tables is not None else load_tables(data_dir, require=['application_train'])
@@ -138,31 +177,28 @@ def train_bundle(data_dir,  # folder with application_train (+ child tables)
     app = tables['application_train']
     hold = in_holdout(app['SK_ID_CURR'].to_numpy(), cfg.holdout)
     if hold.all() or not hold.any(): raise DataError(f"{data_dir}: too few applicants to keep a holdout")
-    fit_tabs = {**tables, 'application_train': app[~hold]}
-    fb = FeatureBuilder().fit(fit_tabs)
+    fb = FeatureBuilder().fit({**tables, 'application_train': app[~hold]})
     X = fb.transform(tables)
     y = app.set_index('SK_ID_CURR').loc[X.index, 'TARGET'].to_numpy('int8')
     is_hold = in_holdout(X.index.to_numpy(), cfg.holdout)
     Xt, yt, Xh, yh = X[~is_hold], y[~is_hold], X[is_hold], y[is_hold]
     res = tune_fn(cfg.estimator, Xt, yt, progress=progress, scorer_cls=scorer_cls, **cfg.tune_kwargs())
-    thr = best_threshold(yt, res.oof_proba, cfg.fn_cost, cfg.fp_cost, seed=cfg.seed)
-    ph = res.scorer.probability(Xh)
-    metrics = {'oof': prob_metrics(yt, res.oof_proba, thr.threshold, cfg.fn_cost, cfg.fp_cost),
-               'holdout': prob_metrics(yh, ph, thr.threshold, cfg.fn_cost, cfg.fp_cost),
-               'cv': {'score': score.name, 'greater_is_better': score.greater_is_better, 'best': res.best_score,
-                      'per_fold': res.best_fold_scores},
-               'threshold': {'value': thr.threshold, 'band': list(thr.threshold_band), 'cost_band': list(thr.cost_band)},
-               'best_params': res.best_params, 'n_train': int(len(yt)), 'n_holdout': int(len(yh)),
+    thr, judged, hdf = _judge(res, Xt, yt, Xh, yh, cfg)
+    served, s_thr, Xs, ys = (*_refit(res, X, y, cfg, tune_fn, scorer_cls), X, y) if cfg.refit else (res, thr, Xt, yt)
+    metrics = {'oof': prob_metrics(ys, served.oof_proba, s_thr.threshold, cfg.fn_cost, cfg.fp_cost), 'holdout': judged['holdout'],
+               'judged': judged, 'refit': bool(cfg.refit),
+               'cv': {'score': res.score_name, 'greater_is_better': res.greater_is_better, 'best': res.best_score,
+                      'per_fold': res.best_fold_scores, 'n_models': served.scorer.n_models, 'rounds': served.scorer.rounds,
+                      'space': res.search_space},
+               'threshold': {'value': s_thr.threshold, 'band': list(s_thr.threshold_band), 'cost_band': list(s_thr.cost_band)},
+               'best_params': res.best_params, 'n_train': int(len(ys)), 'n_holdout': int(len(yh)),
                'n_features': int(X.shape[1]), 'tuning_seconds': res.seconds}
     fp = data_fingerprint(data_dir) if data_dir is not None else {'digest': None, 'files': {}}
-    oof = pd.DataFrame({'SK_ID_CURR': Xt.index, 'TARGET': yt, 'fold': res.fold_of, 'probability': res.oof_proba})
-    hdf = pd.DataFrame({'SK_ID_CURR': Xh.index, 'TARGET': yh, 'probability': ph})
-    pop = _population(Xt, yt, res.oof_proba, cfg.population_rows, cfg.seed)
-    extra = {'features.json': json.loads(fb.to_json()), 'decision.json': thr.to_dict(), 'metrics.json': metrics,
-             'population.parquet': pop}
-    meta = {'data_fingerprint': fp, 'config': asdict(cfg)}
-    res.scorer.save(out, extra=extra, meta=meta, overwrite=overwrite)
-    return TrainReport(out, asdict(cfg), metrics, thr.to_dict(), res.trials, oof, hdf, fp, time.perf_counter() - t0)
+    oof = pd.DataFrame({'SK_ID_CURR': Xs.index, 'TARGET': ys, 'fold': served.fold_of, 'probability': served.oof_proba})
+    extra = {'features.json': json.loads(fb.to_json()), 'decision.json': s_thr.to_dict(), 'metrics.json': metrics,
+             'population.parquet': _population(Xs, ys, served.oof_proba, cfg.population_rows, cfg.seed), 'holdout.parquet': hdf}
+    served.scorer.save(out, extra=extra, meta={'data_fingerprint': fp, 'config': asdict(cfg)}, overwrite=overwrite)
+    return TrainReport(out, asdict(cfg), metrics, s_thr.to_dict(), res.trials, oof, hdf, fp, time.perf_counter() - t0)
 
 # %% ../nbs/06_tracking.ipynb #1d754aed
 @dataclass
@@ -188,6 +224,11 @@ class Bundle:
     def population(self) -> pd.DataFrame:
         import io
         return pd.read_parquet(io.BytesIO(self.scorer.files['population.parquet']))
+    def holdout_record(self) -> pd.DataFrame|None:
+        "The judged model's holdout rows (SK_ID_CURR index: TARGET, probability, refused); None for a bundle without one."
+        import io
+        if 'holdout.parquet' not in self.scorer.files: return None
+        return pd.read_parquet(io.BytesIO(self.scorer.files['holdout.parquet'])).set_index('SK_ID_CURR')
     def score_features(self, X: pd.DataFrame) -> pd.DataFrame:
         p = self.scorer.probability(X[self.features.columns])
         return pd.DataFrame({'probability': p, 'decision': decide(p, self.threshold)}, index=X.index)
@@ -267,8 +308,8 @@ def track(scorer_cls=Scorer,  # the scorer class
         mlflow.set_tags({'ocr6.data_dir': str(Path(data_dir).resolve()), **(tags or {})})
         mlflow.log_params({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in asdict(cfg).items()})
         rep = train_bundle(data_dir, Path(tmp)/'bundle', cfg, progress=progress, scorer_cls=scorer_cls, tune_fn=tune_fn)
-        mlflow.set_tag('ocr6.data_digest', rep.fingerprint['digest'])
-        mlflow.log_metrics(_flat({k: v for k, v in rep.metrics.items() if k in ('oof', 'holdout', 'threshold')}))
+        mlflow.set_tags({'ocr6.data_digest': rep.fingerprint['digest'], 'ocr6.score': rep.metrics['cv']['score']})
+        mlflow.log_metrics(_flat({k: v for k, v in rep.metrics.items() if k in ('oof', 'holdout', 'threshold', 'judged')}))
         mlflow.log_metrics({'cv_best': rep.metrics['cv']['best'], 'seconds': rep.seconds,
                             'threshold_low': rep.metrics['threshold']['band'][0], 'threshold_high': rep.metrics['threshold']['band'][1]})
         for k, v in enumerate(rep.metrics['cv']['per_fold']): mlflow.log_metric('cv_fold', v, step=k)
@@ -308,13 +349,19 @@ def bundle_path(name: str=REGISTERED_MODEL, alias: str='champion', tracking_uri:
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=mv.source))
 
 def holdout_cost(bundle: Bundle, tables: Mapping, share: float) -> dict:
-    "A bundle's metrics on the shared holdout of `tables` (its own features and threshold)."
+    "A bundle's business cost on the shared holdout of `tables`, from decisions it made on rows it never trained on."
     app = tables['application_train']
-    h = app[in_holdout(app['SK_ID_CURR'].to_numpy(), share)]
-    s = bundle.score_tables({**tables, 'application_train': h})
-    y = h.set_index('SK_ID_CURR').loc[s.index, 'TARGET'].to_numpy()
+    h = app[in_holdout(app['SK_ID_CURR'].to_numpy(), share)].set_index('SK_ID_CURR')
+    rec = bundle.holdout_record()
+    known = h.index.isin(rec.index) if rec is not None else np.zeros(len(h), bool)
+    refused = pd.Series(False, index=h.index)
+    if known.any(): refused[known] = rec.loc[h.index[known], 'refused'].to_numpy()
+    if (~known).any():
+        s = bundle.score_tables({**tables, 'application_train': h[~known].reset_index()})
+        refused[s.index] = (s.decision == 'refused').to_numpy()
     c = bundle.decision
-    return prob_metrics(y, s.probability.to_numpy(), bundle.threshold, c.get('fn_cost', 10.), c.get('fp_cost', 1.))
+    cost = business_cost(h.TARGET.to_numpy(), refused.to_numpy('float64'), 0.5, c.get('fn_cost', 10.), c.get('fp_cost', 1.))
+    return {'business_cost': float(cost.cost), 'n': int(len(h)), 'recorded': int(known.sum()), 'approval_rate': float(1 - refused.mean())}
 
 def promote(name: str=REGISTERED_MODEL, data_dir=None, tracking_uri: str|None=None) -> dict:
     "Move `champion` to `challenger` if it has a lower business cost on the same holdout (first model: promoted)."
@@ -328,7 +375,7 @@ def promote(name: str=REGISTERED_MODEL, data_dir=None, tracking_uri: str|None=No
         out = {'promoted': True, 'reason': 'first model', 'version': ch.version}
     else:
         b_new, b_old = Bundle.load(bundle_path(name, 'challenger', uri)), Bundle.load(bundle_path(name, 'champion', uri))
-        share = float(b_new.manifest.get('config', {}).get('holdout', 0.2))
+        share = min(float(b.manifest.get('config', {}).get('holdout', 0.2)) for b in (b_new, b_old))  # rows in both holdouts
         tables = load_tables(data_dir, require=['application_train']); tables.pop('application_test', None)
         new, old = holdout_cost(b_new, tables, share), holdout_cost(b_old, tables, share)
         better = new['business_cost'] < old['business_cost']

@@ -1,4 +1,5 @@
 "`ocr6 train` then `ocr6 score`, end to end, as a user runs them."
+import json
 import pandas as pd, pytest
 from conftest import ocr6
 
@@ -37,3 +38,11 @@ def test_train_bad_input(tmp_path):
     (tmp_path/'application_train.csv').write_text('SK_ID_CURR,TARGET\n1,0\n2,0\n')
     r = ocr6('train', '--data-dir', tmp_path, '--out', tmp_path/'m', '--quiet')
     assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+
+def test_train_custom_score_is_recorded(sample_dir, tmp_path):
+    "A score given by import path is the one tuned and recorded (metrics.json), not the default AUC."
+    r = ocr6('train', '--data-dir', sample_dir, '--out', tmp_path/'m', '--profile', 'smoke', '--quiet',
+             '--score', 'sklearn.metrics:average_precision_score', '--score-direction', 'max')
+    assert r.returncode == 0, r.stderr
+    cv = json.loads((tmp_path/'m'/'metrics.json').read_text())['cv']
+    assert (cv['score'], cv['greater_is_better']) == ('average_precision_score', True), cv
