@@ -21,7 +21,8 @@ from ocr6_scoring.service import MAX_BATCH, Service, ServiceError
 # ---- request models, generated from the data schema (unknown fields and wrong types -> 422 naming the field)
 _strict = ConfigDict(extra='forbid')
 _FLOAT32_MAX = 3.4e38  # features are float32: a larger number would become infinity
-_PY = {'key': Annotated[int, Field(ge=0, le=2**62)], 'int': Annotated[int, Field(ge=-(2**31 - 1), le=2**31 - 1)],
+_KEY_MAX = 2**53 - 1  # ids go through float64 in the feature pipeline: exact up to 2**53, a larger one would be another id
+_PY = {'key': Annotated[int, Field(ge=0, le=_KEY_MAX)], 'int': Annotated[int, Field(ge=-(2**31 - 1), le=2**31 - 1)],
        'float': Annotated[float, Field(ge=-_FLOAT32_MAX, le=_FLOAT32_MAX, allow_inf_nan=False)], 'cat': Annotated[str, Field(max_length=200)]}
 
 def _record_model(table: str, name: str, required=(), exclude=()):
@@ -148,7 +149,7 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
     E404 = {404: {'model': ErrorDetail, 'description': 'unknown client or feature'}}
     E422 = {422: {'model': ValidationErrors | ErrorDetail, 'description': 'invalid request: a list of located errors '
                   '(request validation) or one message (a value the feature code rejects)'}}
-    Id = P(..., ge=0, le=2**62, description='SK_ID_CURR of a client')
+    Id = P(..., ge=0, le=_KEY_MAX, description='SK_ID_CURR of a client')
     guarded = [Depends(Bearer(auto_error=False, scheme_name='HTTPBearer'))]
 
     @app.get('/health', response_model=Health)
