@@ -18,12 +18,12 @@ from .cost import decide
 
 # %% auto #0
 __all__ = ['ESTIMATORS', 'CALIBRATIONS', 'EPS', 'MANIFEST', 'ModelError', 'make_estimator', 'estimator_kind', 'is_classifier',
-           'native_params', 'NativeObjective', 'as_objective', 'train_booster', 'iteration_range', 'raw_score',
-           'with_base_score', 'merge_boosters', 'Calibrator', 'SigmoidCalibrator', 'IsotonicCalibrator',
+           'native_params', 'NativeObjective', 'as_objective', 'train_booster', 'iteration_range', 'n_rounds',
+           'raw_score', 'with_base_score', 'merge_boosters', 'Calibrator', 'SigmoidCalibrator', 'IsotonicCalibrator',
            'LeafLRCalibrator', 'make_calibrator', 'brier', 'reliability_table', 'ece', 'plot_reliability',
-           'class_weights', 'check_xy', 'take_rows', 'max_bin', 'quantile_matrix', 'eval_matrix', 'Fold', 'make_folds',
-           'fold_index', 'crossfit_calibrate', 'align_scores', 'Scorer', 'leaf_matrix', 'fit_leaf_lr', 'BundleError',
-           'write_bundle', 'read_bundle']
+           'class_weights', 'check_xy', 'take_rows', 'max_bin', 'quantile_matrix', 'eval_matrix', 'Fold', 'check_folds',
+           'make_folds', 'fold_index', 'crossfit_calibrate', 'align_scores', 'Scorer', 'leaf_matrix', 'fit_leaf_lr',
+           'BundleError', 'read_manifest', 'check_out', 'write_bundle', 'read_bundle']
 
 # %% ../nbs/04_model.ipynb #ce3eb98d
 ESTIMATORS = {c.__name__: c for c in (xgb.XGBClassifier, xgb.XGBRFClassifier, xgb.XGBRegressor, xgb.XGBRFRegressor, xgb.XGBRanker)}
@@ -125,6 +125,10 @@ def train_booster(est: xgb.XGBModel,  # configured estimator (its parameters are
 def iteration_range(booster: xgb.Booster) -> tuple[int, int]:
     "The boosting rounds a booster predicts with: up to its best iteration when early stopping set one, else all."
     return (0, booster.best_iteration + 1) if booster.attr('best_iteration') is not None else (0, 0)
+
+def n_rounds(booster: xgb.Booster) -> int:
+    "The boosting rounds a booster predicts with, as a count (its best iteration + 1, else every round)."
+    return iteration_range(booster)[1] or booster.num_boosted_rounds()
 
 def raw_score(booster: xgb.Booster, X) -> np.ndarray:
     "The model's uncalibrated output: the margin of a classifier or ranker, the prediction of a regressor."
@@ -340,6 +344,10 @@ class Fold:
     dstop: xgb.DMatrix|None
     Xvalid: object
 
+def check_folds(n, name: str='n_folds', what: str=''):
+    "Refuse a fold count that is not an integer >= 2."
+    if not (isinstance(n, int) and n >= 2): raise ModelError(f"{name} must be an integer >= 2{what}, got {n!r}")
+
 def make_folds(X, y,  # features and 0/1 target
                n_folds: int=5,  # stratified folds
                valid_size: float=0.1,  # share of each training part set aside for early stopping
@@ -350,7 +358,7 @@ def make_folds(X, y,  # features and 0/1 target
                neg_sample: float=1.0,  # share of the non-defaults of each training part trained on (1: all)
               ) -> list[Fold]:
     "Stratified folds with an inner early-stopping split of each training part, matrices built once."
-    if not (isinstance(n_folds, int) and n_folds >= 2): raise ModelError(f"n_folds must be an integer >= 2, got {n_folds!r}")
+    check_folds(n_folds)
     if np.bincount(y, minlength=2).min() < n_folds: raise ModelError(f"the rarer class has {np.bincount(y, minlength=2).min()} rows, fewer than n_folds={n_folds}")
     if not (isinstance(neg_sample, (int, float)) and 0 < neg_sample <= 1):
         raise ModelError(f"neg_sample must be a share in (0, 1], got {neg_sample!r}")
@@ -415,7 +423,7 @@ class Scorer:
         self.estimator = make_estimator(estimator, **params)
         if calibration not in CALIBRATIONS: raise ModelError(f"unknown calibration {calibration!r}; expected one of {', '.join(CALIBRATIONS)}")
         class_weights([0, 1], class_weight)  # validates
-        if not (isinstance(cv, int) and cv >= 2): raise ModelError(f"cv must be an integer >= 2 (the cross-fitted models), got {cv!r}")
+        check_folds(cv, 'cv', ' (the cross-fitted models)')
         self.calibration, self.class_weight, self.cv = calibration, class_weight, cv
         self.early_stopping_rounds, self.valid_size, self.random_state = early_stopping_rounds, valid_size, random_state
         self.booster = self.calibrator = self.feature_names = None
@@ -509,7 +517,7 @@ def assemble(self: Scorer, boosters: list[xgb.Booster],  # one model per fold, f
     if sorted(set(fold_of.tolist())) != list(range(len(boosters))): raise ModelError(f"fold_of must number the rows' folds 0..{len(boosters) - 1}")
     parts = [np.flatnonzero(fold_of == k) for k in range(len(boosters))]
     self.feature_names = [str(c) for c in X.columns] if hasattr(X, 'columns') else None
-    self.booster, self.rounds = merge_boosters(boosters), [iteration_range(b)[1] or b.num_boosted_rounds() for b in boosters]
+    self.booster, self.rounds = merge_boosters(boosters), [n_rounds(b) for b in boosters]
     if self.calibration == 'leaf-lr': self.calibrator, self.oof_proba = fit_leaf_lr(boosters, X, y, parts, self.random_state)
     else:
         oof_raw = align_scores(np.column_stack([raw_score(b, X) for b in boosters]), oof_raw, fold_of)
@@ -567,21 +575,50 @@ def _encode(obj) -> bytes:
         import io; buf = io.BytesIO(); obj.to_parquet(buf, index=False); return buf.getvalue()
     return (json.dumps(obj, indent=1, sort_keys=False, default=float) + '\n').encode()
 
+def _plain_name(name: str) -> bool:
+    return name not in ('', '.', '..', MANIFEST) and not any(c in name for c in '/\\\0')
+
+def read_manifest(path: str|Path) -> dict:
+    "A bundle's manifest, checked for shape: `files` maps plain file names of the folder to sha256 digests."
+    path = Path(path); m = path/MANIFEST
+    if m.is_symlink(): raise BundleError(f"{m}: is a symbolic link; refusing to load")
+    if not m.is_file(): raise BundleError(f"{path}: not a model bundle ({MANIFEST} missing)")
+    try: manifest = json.loads(m.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise BundleError(f"{m}: unreadable ({e})") from None
+    files = manifest.get('files') if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise BundleError(f"{m}: malformed (expected an object whose 'files' maps file names to sha256 digests)")
+    bad = [k for k in files if not _plain_name(k)]
+    if bad: raise BundleError(f"{m}: entry {bad[0]!r} is not a plain file name inside the bundle; refusing to load")
+    return manifest
+
+def check_out(path: str|Path,  # the bundle folder about to be written
+              overwrite: bool=False,  # may an existing bundle be replaced?
+             ) -> Path:
+    "Refuse to write over anything but an empty folder or, with `overwrite`, a folder holding only an ocr6 bundle."
+    path = Path(path)
+    if path.exists() and not path.is_dir(): raise BundleError(f"{path}: exists and is not a folder")
+    if not path.exists() or not any(path.iterdir()): return path
+    if not overwrite: raise BundleError(f"{path}: exists and is not empty (overwrite=True, or --force on the command line, replaces a model bundle)")
+    try: files = read_manifest(path)['files']
+    except BundleError as e: raise BundleError(f"{path}: not a model bundle, refusing to replace it ({e})") from None
+    other = sorted(p.name for p in path.iterdir() if p.name not in files and p.name != MANIFEST)
+    if other: raise BundleError(f"{path}: holds {', '.join(other[:5])}{' ...' if len(other) > 5 else ''} besides its bundle files; refusing to replace it")
+    return path
+
 def write_bundle(path: str|Path,  # the bundle folder to create
                  files: Mapping[str, object],  # file name -> bytes, JSON-able object or DataFrame
                  meta: Mapping|None=None,  # extra manifest entries (e.g. data fingerprint)
                  overwrite: bool=False,  # replace an existing bundle
                 ) -> Path:
     "Write a bundle atomically: all files plus `manifest.json` with their sha256."
-    path = Path(path)
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        raise BundleError(f"{path}: exists and is not empty (pass overwrite=True to replace it)")
+    path = check_out(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', dir=path.parent))
     try:
         hashes = {}
         for name, obj in files.items():
-            if name == MANIFEST or '/' in name: raise BundleError(f"invalid bundle file name {name!r}")
+            if not _plain_name(name): raise BundleError(f"invalid bundle file name {name!r}")
             data = _encode(obj); (tmp/name).write_bytes(data); hashes[name] = hashlib.sha256(data).hexdigest()
         manifest = {'files': hashes, 'versions': _versions(), 'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), **(meta or {})}
         (tmp/MANIFEST).write_text(json.dumps(manifest, indent=1) + '\n')
@@ -594,18 +631,16 @@ def write_bundle(path: str|Path,  # the bundle folder to create
 
 def read_bundle(path: str|Path) -> tuple[dict, dict[str, bytes]]:
     "Read and verify a bundle: `(manifest, {file name: bytes})`; a `BundleError` names any bad file."
-    path = Path(path)
-    if not (path/MANIFEST).exists(): raise BundleError(f"{path}: not a model bundle ({MANIFEST} missing)")
-    try: manifest = json.loads((path/MANIFEST).read_text())
-    except json.JSONDecodeError as e: raise BundleError(f"{path/MANIFEST}: unreadable ({e})") from e
-    files, blobs = manifest.get('files', {}), {}
+    path = Path(path); manifest = read_manifest(path)
+    files, blobs = manifest['files'], {}
     for name, digest in files.items():
-        if not (path/name).exists(): raise BundleError(f"{path}: bundle file {name} is missing")
+        if (path/name).is_symlink(): raise BundleError(f"{path}: bundle file {name} is a symbolic link; refusing to load")
+        if not (path/name).is_file(): raise BundleError(f"{path}: bundle file {name} is missing")
         data = (path/name).read_bytes()
         if hashlib.sha256(data).hexdigest() != digest:
             raise BundleError(f"{path}: bundle file {name} does not match its sha256 in {MANIFEST} (altered or corrupt); refusing to load")
         blobs[name] = data
-    extra = sorted(p.name for p in path.iterdir() if p.is_file() and p.name not in files and p.name != MANIFEST)
+    extra = sorted(p.name for p in path.iterdir() if (p.is_file() or p.is_symlink()) and p.name not in files and p.name != MANIFEST)
     if extra: raise BundleError(f"{path}: unexpected file(s) {', '.join(extra)} not in {MANIFEST}; refusing to load")
     return manifest, blobs
 

@@ -13,7 +13,7 @@ from .data import load_tables, DataError, find_table, TABLES
 from .features import FeatureBuilder
 from .cost import (best_threshold, business_cost, roc_auc, weighted_logloss, Score, ThresholdResult,
                                business_cost_score, weighted_logloss_objective, weighted_logloss_score, decide, scorecard)
-from .model import Scorer, brier, ece, BundleError, read_bundle, ModelError, plot_reliability, as_objective
+from .model import Scorer, brier, ece, BundleError, read_bundle, check_out, ModelError, plot_reliability, as_objective
 from .tuning import tune, DEFAULT_SPACE, as_score
 
 # %% auto #0
@@ -171,7 +171,9 @@ def train_bundle(data_dir,  # folder with application_train (+ child tables)
     t0 = time.perf_counter(); cfg = config or TrainConfig()
     cfg.resolve()  # a bad score or loss fails before the data is read
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite: raise BundleError(f"{out}: exists and is not empty (use overwrite)")
+    check_out(out, overwrite)
+    if data_dir is not None and Path(out).resolve().is_relative_to(Path(data_dir).resolve()):
+        raise BundleError(f"{out}: the bundle folder may not be the data folder {data_dir} or inside it")
     tables = dict(tables) if tables is not None else load_tables(data_dir, require=['application_train'])
     tables.pop('application_test', None)
     app = tables['application_train']

@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, xgboost as xgb
 from tqdm.auto import tqdm
 from .cost import Score, roc_auc
 from .model import (Scorer, ModelError, Fold, make_estimator, make_folds, fold_index, crossfit_calibrate, train_booster,
-                                raw_score, class_weights, check_xy, native_params, max_bin, with_base_score, as_objective)
+                                raw_score, class_weights, check_xy, native_params, n_rounds, check_folds, max_bin, with_base_score, as_objective)
 
 # %% auto #0
 __all__ = ['KINDS', 'DEFAULT_SPACE', 'SMALL_DATA', 'SMALL_SPACE', 'SMALL_START', 'SMALL_BUDGET', 'SMALL_ROWS', 'Param',
@@ -132,7 +132,7 @@ class TuneResult:
     def best_fold_scores(self) -> list[float]: return [float(v) for v in self.trials.filter(like='fold_').iloc[self.best_trial]]
 
 def _check_tune_args(n_folds, n_init, n_iter, start, space):
-    if not (isinstance(n_folds, int) and n_folds >= 2): raise ModelError(f"n_folds must be an integer >= 2, got {n_folds!r}")
+    check_folds(n_folds)
     if n_init < 0 or n_iter < 0 or n_init + len(start) < 1: raise ModelError("n_init and n_iter must be >= 0, with at least one start point or random point")
     for i, pt in enumerate(start):
         bad = sorted(set(pt) ^ set(space))
@@ -173,7 +173,7 @@ class _Search:
         boosters, raw = self.fit_folds(make_estimator(self.base, **params))
         run, n = self.folds[:len(boosters)], len(self.folds)
         per_fold = self.scored(raw, run); mean = float(np.mean(per_fold)); complete = len(run) == n
-        rounds = [b.best_iteration + 1 if b.attr('best_iteration') is not None else native_params(self.base)[1] for b in boosters]
+        rounds = [n_rounds(b) for b in boosters]
         self.rows.append({**params, **{f'fold_{k}': per_fold[k] if k < len(run) else np.nan for k in range(n)},
                           'mean': mean, 'std': float(np.std(per_fold)), 'n_trees': float(np.mean(rounds)),
                           'folds_run': len(run), 'pruned': not complete, 'seconds': time.perf_counter() - t})

@@ -1,0 +1,45 @@
+"Regression tests for the defects an outside attack found (issue 19): each failed before its fix."
+import json, shutil
+from pathlib import Path
+import pytest
+from conftest import ocr6
+
+def test_force_replaces_only_a_bundle(sample_dir, sample_bundle, tmp_path):
+    "`ocr6 train --force` deleted any folder given as --out; it may only replace a folder holding a bundle and nothing else."
+    mine = tmp_path/'mine'; mine.mkdir(); (mine/'thesis.docx').write_text('four years of work')
+    r = ocr6('train', '--data-dir', sample_dir, '--out', mine, '--force', '--profile', 'smoke', '--quiet')
+    assert r.returncode != 0 and 'not a model bundle, refusing to replace it' in r.stdout + r.stderr
+    assert (mine/'thesis.docx').read_text() == 'four years of work'
+    b = tmp_path/'b'; shutil.copytree(sample_bundle, b); (b/'notes.txt').write_text('mine')
+    from ocr6_scoring.model import check_out, BundleError
+    with pytest.raises(BundleError, match='holds notes.txt besides its bundle files'): check_out(b, overwrite=True)
+    (b/'notes.txt').unlink(); assert check_out(b, overwrite=True) == b  # a bundle alone may be replaced
+
+def test_out_inside_the_data_folder_is_refused(tmp_path):
+    "`--out` equal to `--data-dir` deleted the data; a bundle folder equal to or inside the data folder is refused."
+    data = tmp_path/'data'; data.mkdir(); (data/'application_train.csv').write_text('SK_ID_CURR,TARGET\n1,0\n')
+    for out, msg in ((data, 'not a model bundle, refusing to replace it'), (data/'bundle', 'may not be the data folder')):
+        r = ocr6('train', '--data-dir', data, '--out', out, '--force', '--quiet')
+        assert r.returncode != 0 and msg in r.stdout + r.stderr, (r.stdout, r.stderr)
+    assert (data/'application_train.csv').exists() and not (data/'bundle').exists()
+
+@pytest.mark.parametrize('files,msg', [({'../../../../etc/passwd': '0' * 64}, 'not a plain file name'),
+                                       ({'/etc/passwd': '0' * 64}, 'not a plain file name'),
+                                       ({'../../nowhere': '0' * 64}, 'not a plain file name'),
+                                       (['model.ubj'], 'malformed'), ('x', 'malformed')])
+def test_manifest_paths_stay_inside(sample_bundle, tmp_path, files, msg):
+    "Manifest entries outside the folder were read (the error differed by whether the file existed); a list crashed."
+    from ocr6_scoring.tracking import Bundle
+    from ocr6_scoring.model import BundleError
+    b = tmp_path/'b'; shutil.copytree(sample_bundle, b)
+    m = json.loads((b/'manifest.json').read_text()); m['files'] = files if not isinstance(files, dict) else {**m['files'], **files}
+    (b/'manifest.json').write_text(json.dumps(m))
+    with pytest.raises(BundleError, match=msg): Bundle.load(b)
+
+def test_symlinked_bundle_file_refused(sample_bundle, tmp_path):
+    "A model.ubj symlinked to a file outside the folder was followed."
+    from ocr6_scoring.tracking import Bundle
+    from ocr6_scoring.model import BundleError
+    b = tmp_path/'b'; shutil.copytree(sample_bundle, b)
+    outside = tmp_path/'elsewhere.ubj'; shutil.move(b/'model.ubj', outside); (b/'model.ubj').symlink_to(outside)
+    with pytest.raises(BundleError, match='model.ubj is a symbolic link'): Bundle.load(b)
