@@ -19,7 +19,8 @@ __all__ = ['MISSING_LEVELS', 'OTHER', 'DAYS_WINDOW', 'MONTHS_WINDOW', 'SPEC_FORM
            'APP_VALUES', 'CHILD', 'RATIOS', 'as_float', 'level_codes', 'TableView', 'safe_div', 'Groups', 'Value',
            'Filter', 'col', 'ratio', 'flag', 'since', 'level_is', 'rowwise', 'ChildCatalog', 'fit_levels', 'slug',
            'empty_frame', 'pick_application', 'applicant_codes', 'compile_spec', 'compute_columns', 'FeatureBuilder',
-           'records_to_tables', 'check_spec', 'row_values', 'explain_constant', 'applicant_records', 'with_missing']
+           'records_to_tables', 'check_links', 'check_spec', 'row_values', 'explain_constant', 'applicant_records',
+           'with_missing']
 
 # %% ../nbs/02_features.ipynb #c54e152e
 MISSING_LEVELS = frozenset({'XNA', 'XAP'})  # Kaggle's "not available" / "not applicable" placeholders
@@ -820,13 +821,32 @@ def records_to_tables(application: Mapping|Iterable[Mapping],  # one application
     if not apps: raise DataError('no application record given')
     name = 'application_train' if any('TARGET' in r for r in apps) else 'application_test'
     tables = {name: typed(name, _complete(name, apps))}
-    one = apps[0].get('SK_ID_CURR') if len(apps) == 1 else None
+    one, given = apps[0].get('SK_ID_CURR') if len(apps) == 1 else None, {}
     for t, rows in (children or {}).items():
         if t not in CHILD_TABLES: raise DataError(f"unknown table {t!r}; expected one of {', '.join(CHILD_TABLES)}")
         rows = list(rows)
         if one is not None and 'SK_ID_CURR' in SCHEMA[t]: rows = [r if 'SK_ID_CURR' in r else {**r, 'SK_ID_CURR': one} for r in rows]
+        given[t] = rows
+    for t, rows in given.items():
+        if 'SK_ID_CURR' in SCHEMA[t]: check_links(t, rows, 'SK_ID_CURR', _ids(apps, 'SK_ID_CURR'), 'an application of the request')
+        else: check_links(t, rows, 'SK_ID_BUREAU', _ids(given.get('bureau', []), 'SK_ID_BUREAU'), 'a bureau record of the request')
         tables[t] = typed(t, _complete(t, rows)) if rows else empty_frame(t)
     return name, tables
+
+def _ids(rows: list[Mapping], key: str) -> set:
+    return {v for r in rows if isinstance(v := r.get(key), (int, float, str))}
+
+def check_links(t: str,  # the child table
+                rows: list[Mapping],  # its records
+                key: str,  # the column linking them to their parent
+                known: set,  # the parent ids of the request
+                what: str,  # the parent, in words
+               ):
+    "Refuse a child record whose parent is not in the request: it would be dropped without a word."
+    for i, r in enumerate(rows):
+        v = r.get(key)
+        if not isinstance(v, (int, float, str)) or v not in known:
+            raise DataError(f"{t}[{i}]: {key} {v!r} is not the id of {what}; a record must belong to one")
 
 def _complete(t: str, rows: list[Mapping]) -> list[dict]:
     "Records with every schema field: an omitted field is a missing value (unknown fields are left for the checks)."

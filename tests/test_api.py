@@ -77,6 +77,32 @@ def test_errors(client):
     assert client.get('/population/feature/NOPE').status_code == 404
     assert client.get('/clients', params={'limit': 0}).status_code == 422
 
+def test_child_records_of_another_client_refused(client, service):
+    "A previous application of client 100003 sent with client 100002 was silently ignored (200); it is a 422 naming the record."
+    before = service.audit.count()
+    r = client.post('/score', json={'application': {'SK_ID_CURR': 100002}, 'previous_application': [{'SK_ID_CURR': 100003, 'SK_ID_PREV': 1}]})
+    assert r.status_code == 422 and r.json()['detail'].startswith('previous_application[0]: SK_ID_CURR 100003 is not the id of an application')
+    r = client.post('/score/batch', json={'applications': [{'SK_ID_CURR': 100002}], 'bureau': [{'SK_ID_CURR': 100002, 'SK_ID_BUREAU': 5},
+                                                                                             {'SK_ID_CURR': 7, 'SK_ID_BUREAU': 6}]})
+    assert r.status_code == 422 and r.json()['detail'].startswith('bureau[1]: SK_ID_CURR 7 is not')
+    assert service.audit.count() == before  # nothing decided, nothing audited
+
+@pytest.mark.parametrize('path,body,field', [
+    ('/score', '{"application":{"SK_ID_CURR":1,"AMT_CREDIT":NaN}}', 'AMT_CREDIT'),
+    ('/score', '{"application":{"SK_ID_CURR":1,"AMT_CREDIT":1e400}}', 'AMT_CREDIT'),
+    ('/score', '{"application":{"SK_ID_CURR":1,"CNT_CHILDREN":-Infinity}}', 'CNT_CHILDREN'),
+    ('/score', '{"application":{"SK_ID_CURR":1,"CODE_GENDER":"\\ud800"}}', 'CODE_GENDER'),
+    ('/score', '{"application":{"SK_ID_CURR":1,"\\udfff":1}}', 'application'),
+    ('/score/batch', '{"applications":[{"SK_ID_CURR":1,"AMT_ANNUITY":NaN}]}', 'AMT_ANNUITY'),
+    ('/clients/100002/what-if', '{"overrides":{"EXT_SOURCE_1":Infinity}}', 'EXT_SOURCE_1'),
+    ('/clients/100002/what-if', '{"overrides":{"NAME_CONTRACT_TYPE":"a\\udc80b"}}', 'NAME_CONTRACT_TYPE')])
+def test_hostile_numbers_and_text_are_422(client, path, body, field, caplog):
+    "NaN, Infinity, 1e400 and lone surrogates answered 500 (the validation handler could not render them); 422 naming the field."
+    r = client.post(path, content=body.encode(), headers={'content-type': 'application/json'})
+    assert r.status_code == 422, r.text
+    assert any(field in map(str, e['loc']) for e in r.json()['detail']), r.json()
+    assert 'Traceback' not in caplog.text
+
 def test_audit_rows_for_every_decision(client, service):
     n0 = service.audit.count()
     client.get('/clients/100003/score'); client.get('/clients/100003/explanation')

@@ -76,8 +76,13 @@ def test_all_applicants_as_records(sample):
     T, fb, X = sample
     app = T['application_train']
     recs = lambda df: [{k: v for k, v in r.items() if v is not None and v == v} for r in df.astype(object).to_dict('records')]
-    out = fb.transform_records(recs(app), {t: recs(T[t]) for t in CHILD_TABLES})
+    mine = {t: T[t][T[t].SK_ID_CURR.isin(app.SK_ID_CURR)] for t in CHILD_TABLES if t != 'bureau_balance'}  # a request's own rows
+    mine['bureau_balance'] = T['bureau_balance'][T['bureau_balance'].SK_ID_BUREAU.isin(mine['bureau'].SK_ID_BUREAU)]
+    out = fb.transform_records(recs(app), {t: recs(df) for t, df in mine.items()})
     assert bitwise(out, X)
+    assert len(mine['bureau']) < len(T['bureau'])  # the sample's bureau also holds rows of application_test's clients
+    with pytest.raises(DataError, match=r'bureau\[\d+\]: SK_ID_CURR .* is not the id of an application of the request'):
+        fb.transform_records(recs(app), {'bureau': recs(T['bureau'])})  # refused, not dropped
 
 
 def test_records_conveniences(sample):
