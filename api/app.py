@@ -8,13 +8,14 @@ Configuration (environment, read at start-up):
 - OCR6_API_TOKEN: when set, every route but /health needs `Authorization: Bearer <token>`
 """
 from __future__ import annotations
-import gc, hmac, os
+import gc, hmac, math, os
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal, Optional
 from fastapi import Depends, FastAPI, HTTPException, Path as P, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from ocr6_scoring.data import CHILD_TABLES, REQUIRED, SCHEMA
 from ocr6_scoring.service import MAX_BATCH, Service, ServiceError
 
@@ -22,8 +23,30 @@ from ocr6_scoring.service import MAX_BATCH, Service, ServiceError
 _strict = ConfigDict(extra='forbid')
 _FLOAT32_MAX = 3.4e38  # features are float32: a larger number would become infinity
 _KEY_MAX = 2**53 - 1  # ids go through float64 in the feature pipeline: exact up to 2**53, a larger one would be another id
+def _text(s: str) -> str:
+    "Refuse text that is not valid Unicode (a lone surrogate such as \\ud800 cannot be stored or answered)."
+    try: s.encode('utf-8')
+    except UnicodeEncodeError: raise ValueError('text must be valid Unicode (it holds a lone surrogate, \\ud800-\\udfff)') from None
+    return s
+
 _PY = {'key': Annotated[int, Field(ge=0, le=_KEY_MAX)], 'int': Annotated[int, Field(ge=-(2**31 - 1), le=2**31 - 1)],
-       'float': Annotated[float, Field(ge=-_FLOAT32_MAX, le=_FLOAT32_MAX, allow_inf_nan=False)], 'cat': Annotated[str, Field(max_length=200)]}
+       'float': Annotated[float, Field(ge=-_FLOAT32_MAX, le=_FLOAT32_MAX, allow_inf_nan=False)],
+       'cat': Annotated[str, Field(max_length=200), AfterValidator(_text)]}
+
+def _echo(v):
+    "The rejected value as an error may show it: scalars only (NaN, Infinity and bad text as readable strings), never a whole object."
+    if isinstance(v, float) and not math.isfinite(v): return str(v)
+    if isinstance(v, str): return v[:200].encode('utf-8', 'backslashreplace').decode('utf-8')
+    return v if isinstance(v, (int, float, bool)) or v is None else None
+
+def validation_errors(errors) -> list[dict]:
+    "Request-validation errors as JSON that always renders: where (loc), what (msg, type) and the rejected scalar (input)."
+    out = []
+    for e in errors:
+        item = {'loc': [x if isinstance(x, int) else _echo(str(x)) for x in e.get('loc', ())], 'msg': _echo(str(e.get('msg', ''))), 'type': str(e.get('type', ''))}
+        if _echo(e.get('input')) is not None: item['input'] = _echo(e.get('input'))
+        out.append(item)
+    return out
 
 def _record_model(table: str, name: str, required=(), exclude=()):
     fields = {c: ((_PY[k], ...) if c in required else (Optional[_PY[k]], None))
@@ -140,6 +163,10 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
             cred = await super().__call__(request)
             if cred is None or not hmac.compare_digest(cred.credentials.encode(), secret.encode()):
                 raise HTTPException(401, 'missing or invalid bearer token', headers={'WWW-Authenticate': 'Bearer'})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):  # a client's mistake: 422 naming the field, never a 500
+        return JSONResponse(status_code=422, content={'detail': validation_errors(exc.errors())})
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
