@@ -5,7 +5,9 @@ Configuration (environment, read at start-up):
 - OCR6_DATA_DIR: data folder whose application_test (+ child tables) are the known clients
 - OCR6_DATABASE_URL: SQLAlchemy URL of the audit log (default: SQLite beside the bundle)
 - OCR6_DRIFT_REPORT: JSON of `ocr6 drift`, whose summary line /model shows
-- OCR6_API_TOKEN: when set, every route but /health needs `Authorization: Bearer <token>`
+- OCR6_API_TOKEN: when set, every route but /health needs `Authorization: Bearer <token>`, /docs, /redoc and
+  /openapi.json included unless OCR6_PUBLIC_DOCS=1
+- request limits (body sizes, timeouts): see `api.guard`
 """
 from __future__ import annotations
 import gc, hmac, math, os
@@ -13,11 +15,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal, Optional
 from fastapi import Depends, FastAPI, HTTPException, Path as P, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from ocr6_scoring.data import CHILD_TABLES, REQUIRED, SCHEMA
 from ocr6_scoring.service import MAX_BATCH, Service, ServiceError
+from api.guard import BodyGuard, limits
 
 # ---- request models, generated from the data schema (unknown fields and wrong types -> 422 naming the field)
 _strict = ConfigDict(extra='forbid')
@@ -29,9 +33,18 @@ def _text(s: str) -> str:
     except UnicodeEncodeError: raise ValueError('text must be valid Unicode (it holds a lone surrogate, \\ud800-\\udfff)') from None
     return s
 
-_PY = {'key': Annotated[int, Field(ge=0, le=_KEY_MAX)], 'int': Annotated[int, Field(ge=-(2**31 - 1), le=2**31 - 1)],
-       'float': Annotated[float, Field(ge=-_FLOAT32_MAX, le=_FLOAT32_MAX, allow_inf_nan=False)],
-       'cat': Annotated[str, Field(max_length=200), AfterValidator(_text)]}
+# strict: true, "100002" and 1e3 are not ids or counts, a number is not a category (no silent coercion)
+_PY = {'key': Annotated[int, Field(ge=0, le=_KEY_MAX, strict=True)], 'int': Annotated[int, Field(ge=-(2**31 - 1), le=2**31 - 1, strict=True)],
+       'float': Annotated[float, Field(ge=-_FLOAT32_MAX, le=_FLOAT32_MAX, allow_inf_nan=False, strict=True)],
+       'cat': Annotated[str, Field(max_length=200, strict=True), AfterValidator(_text)]}
+
+def _digits(v):
+    "A client id in a path or query is plain decimal digits: not +100002, 100_002, 100002.0 or ' 100002'."
+    if isinstance(v, str) and not (v.isascii() and v.isdigit() and len(v) <= 16): raise ValueError('a client id is 1 to 16 decimal digits')
+    return v
+
+ClientId = Annotated[int, P(ge=0, le=_KEY_MAX, description='SK_ID_CURR of a client'), BeforeValidator(_digits)]
+QueryId = Annotated[Optional[int], Query(ge=0, le=_KEY_MAX, description='SK_ID_CURR of a client'), BeforeValidator(_digits)]
 
 def _echo(v):
     "The rejected value as an error may show it: scalars only (NaN, Infinity and bad text as readable strings), never a whole object."
@@ -43,21 +56,23 @@ def validation_errors(errors) -> list[dict]:
     "Request-validation errors as JSON that always renders: where (loc), what (msg, type) and the rejected scalar (input)."
     out = []
     for e in errors:
-        item = {'loc': [x if isinstance(x, int) else _echo(str(x)) for x in e.get('loc', ())], 'msg': _echo(str(e.get('msg', ''))), 'type': str(e.get('type', ''))}
+        msg = str(e.get('msg', '')) + (f": {e['ctx']['error']}" if isinstance(e.get('ctx'), dict) and 'error' in e['ctx'] else '')
+        item = {'loc': [x if isinstance(x, int) else _echo(str(x)) for x in e.get('loc', ())], 'msg': _echo(msg), 'type': str(e.get('type', ''))}
         if _echo(e.get('input')) is not None: item['input'] = _echo(e.get('input'))
         out.append(item)
     return out
 
-def _record_model(table: str, name: str, required=(), exclude=()):
-    fields = {c: ((_PY[k], ...) if c in required else (Optional[_PY[k]], None))
+def _record_model(table: str, name: str, required=(), exclude=(), omissible=()):
+    "A record of `table`: `required` fields, `omissible` ones (may be left out, not null), the others nullable (a missing value)."
+    fields = {c: ((_PY[k], ...) if c in required else (_PY[k], None) if c in omissible else (Optional[_PY[k]], None))
               for c, k in SCHEMA[table].items() if c not in exclude}
     return create_model(name, __config__=_strict, **fields)
 
 Application = _record_model('application_test', 'Application', required=('SK_ID_CURR',))
 Overrides = _record_model('application_test', 'Overrides', exclude=('SK_ID_CURR',))
 # child records: their own keys are required; SK_ID_CURR may be left out when one application is posted (it is filled in)
-_CHILD = {t: _record_model(t, ''.join(w.capitalize() for w in t.split('_')) + 'Record', required=tuple(c for c in REQUIRED[t] if c != 'SK_ID_CURR'))
-          for t in CHILD_TABLES}
+_CHILD = {t: _record_model(t, ''.join(w.capitalize() for w in t.split('_')) + 'Record', required=tuple(c for c in REQUIRED[t] if c != 'SK_ID_CURR'),
+                           omissible=('SK_ID_CURR',)) for t in CHILD_TABLES}
 _children = {t: (Optional[list[m]], None) for t, m in _CHILD.items()}
 ScoreRequest = create_model('ScoreRequest', __config__=_strict, application=(Application, ...), **_children)
 BatchRequest = create_model('BatchRequest', __config__=_strict,
@@ -79,7 +94,7 @@ class ValidationErrors(BaseModel):
     detail: list[FieldError]  # request validation: one item per field, `loc` names it
 
 class Health(BaseModel):
-    status: str; model_version: str; clients: int
+    status: Literal['ok']
 
 class Score(BaseModel):
     id: Optional[int]; probability: float; decision: Literal['granted', 'refused']; threshold: float
@@ -152,9 +167,11 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
         yield
         if service is None: app.state.service.audit.close()  # commit what is queued (requests still waiting have been answered)
 
-    app = FastAPI(title='ocr6_scoring API', version='1', lifespan=lifespan,
-                  description='Credit scoring: probability of default, decision, explanation, audit log.')
     secret = (token if token is not None else os.environ.get('OCR6_API_TOKEN')) or None  # '' = no token
+    hide = secret is not None and os.environ.get('OCR6_PUBLIC_DOCS', '') not in ('1', 'true', 'yes')  # docs behind the token
+    app = FastAPI(title='ocr6_scoring API', version='1', lifespan=lifespan, **(dict(docs_url=None, redoc_url=None, openapi_url=None) if hide else {}),
+                  description='Credit scoring: probability of default, decision, explanation, audit log.')
+    app.add_middleware(BodyGuard, **limits())
 
     class Bearer(HTTPBearer):
         "The bearer-token check as one dependency (the OpenAPI scheme of HTTPBearer; async: no threadpool round trip per request)."
@@ -176,56 +193,70 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
     E404 = {404: {'model': ErrorDetail, 'description': 'unknown client or feature'}}
     E422 = {422: {'model': ValidationErrors | ErrorDetail, 'description': 'invalid request: a list of located errors '
                   '(request validation) or one message (a value the feature code rejects)'}}
-    Id = P(..., ge=0, le=_KEY_MAX, description='SK_ID_CURR of a client')
+    E401 = {401: {'model': ErrorDetail, 'description': 'missing or invalid bearer token (when the API has one)'}}
+    EBODY = {400: {'model': ErrorDetail, 'description': 'a body that is not valid UTF-8, or a bad Content-Length'},
+             408: {'model': ErrorDetail, 'description': 'the body did not arrive in time (api.guard)'},
+             413: {'model': ErrorDetail, 'description': "a body over the route's size limit (api.guard)"},
+             415: {'model': ErrorDetail, 'description': 'a body that is not sent as application/json'}}
     guarded = [Depends(Bearer(auto_error=False, scheme_name='HTTPBearer'))]
 
     @app.get('/health', response_model=Health)
     def health(request: Request): return svc(request).health()
 
-    @app.get('/model', response_model=ModelInfo, dependencies=guarded)
+    if hide:
+        @app.get('/openapi.json', include_in_schema=False, dependencies=guarded)
+        def openapi(): return app.openapi()
+
+        @app.get('/docs', include_in_schema=False, dependencies=guarded)
+        def docs(): return get_swagger_ui_html(openapi_url='/openapi.json', title=f'{app.title} - docs')
+
+        @app.get('/redoc', include_in_schema=False, dependencies=guarded)
+        def redoc(): return get_redoc_html(openapi_url='/openapi.json', title=f'{app.title} - ReDoc')
+
+    @app.get('/model', response_model=ModelInfo, dependencies=guarded, responses=E401)
     def model(request: Request): return svc(request).model_info()
 
-    @app.get('/clients', response_model=Clients, dependencies=guarded)
+    @app.get('/clients', response_model=Clients, dependencies=guarded, responses=E401)
     def clients(request: Request, q: str = Query('', max_length=20, pattern=r'^[0-9]*$'), limit: int = Query(20, ge=1, le=1000)):
         return svc(request).search(q, limit)
 
-    @app.get('/clients/{client_id}', response_model=Client, dependencies=guarded, responses=E404)
-    def client(request: Request, client_id: int = Id): return svc(request).client(client_id)
+    @app.get('/clients/{client_id}', response_model=Client, dependencies=guarded, responses={**E401, **E404})
+    def client(request: Request, client_id: ClientId): return svc(request).client(client_id)
 
     # the two hot routes run on the event loop: their answers are lookups (computed at start-up or kept), and they await the
     # audit commit instead of holding a worker thread; the CPU-bound routes below stay plain `def` (threadpool)
-    @app.get('/clients/{client_id}/score', response_model=Score, dependencies=guarded, responses=E404)
-    async def score(request: Request, client_id: int = Id): return await svc(request).score_async(client_id)
+    @app.get('/clients/{client_id}/score', response_model=Score, dependencies=guarded, responses={**E401, **E404})
+    async def score(request: Request, client_id: ClientId): return await svc(request).score_async(client_id)
 
-    @app.get('/clients/{client_id}/explanation', response_model=Explanation, dependencies=guarded, responses=E404)
-    async def explanation(request: Request, client_id: int = Id, top: int = Query(5, ge=1, le=50)):
+    @app.get('/clients/{client_id}/explanation', response_model=Explanation, dependencies=guarded, responses={**E401, **E404})
+    async def explanation(request: Request, client_id: ClientId, top: int = Query(5, ge=1, le=50)):
         return await svc(request).explanation_async(client_id, top)
 
-    @app.get('/clients/{client_id}/similar', response_model=Similar, dependencies=guarded, responses=E404)
-    def similar(request: Request, client_id: int = Id, k: int = Query(10, ge=1, le=500)):
+    @app.get('/clients/{client_id}/similar', response_model=Similar, dependencies=guarded, responses={**E401, **E404})
+    def similar(request: Request, client_id: ClientId, k: int = Query(10, ge=1, le=500)):
         return svc(request).similar(client_id, k)
 
-    @app.post('/clients/{client_id}/what-if', response_model=WhatIf, dependencies=guarded, responses={**E404, **E422})
-    def what_if(request: Request, body: WhatIfRequest, client_id: int = Id):
+    @app.post('/clients/{client_id}/what-if', response_model=WhatIf, dependencies=guarded, responses={**E401, **E404, **E422, **EBODY})
+    def what_if(request: Request, body: WhatIfRequest, client_id: ClientId):
         return svc(request).what_if(client_id, body.overrides.model_dump(exclude_unset=True))
 
-    @app.post('/score', response_model=Score, dependencies=guarded, responses=E422)
+    @app.post('/score', response_model=Score, dependencies=guarded, responses={**E401, **E422, **EBODY})
     def score_raw(request: Request, body: ScoreRequest):  # type: ignore[valid-type]
         return svc(request).score_application(body.model_dump(exclude_unset=True))
 
-    @app.post('/score/batch', response_model=Batch, dependencies=guarded, responses=E422)
+    @app.post('/score/batch', response_model=Batch, dependencies=guarded, responses={**E401, **E422, **EBODY})
     def score_batch(request: Request, body: BatchRequest):  # type: ignore[valid-type]
         return svc(request).score_batch(body.model_dump(exclude_unset=True))
 
-    @app.get('/population/feature/{name}', response_model=FeatureHistogram, dependencies=guarded, responses=E404)
+    @app.get('/population/feature/{name}', response_model=FeatureHistogram, dependencies=guarded, responses={**E401, **E404})
     def population_feature(request: Request, name: str, bins: int = Query(30, ge=2, le=200),
-                           client_id: Optional[int] = Query(None, ge=0, le=2**62), similar_to: Optional[int] = Query(None, ge=0, le=2**62),
+                           client_id: QueryId = None, similar_to: QueryId = None,
                            k: int = Query(200, ge=5, le=5000)):
         return svc(request).population_feature(name, bins, client_id, similar_to, k)
 
-    @app.get('/population/bivariate', response_model=Bivariate, dependencies=guarded, responses=E404)
+    @app.get('/population/bivariate', response_model=Bivariate, dependencies=guarded, responses={**E401, **E404})
     def bivariate(request: Request, x: str, y: str, n: int = Query(1000, ge=10, le=20_000),
-                  client_id: Optional[int] = Query(None, ge=0, le=2**62)):
+                  client_id: QueryId = None):
         return svc(request).bivariate(x, y, n, client_id)
 
     return app

@@ -263,6 +263,7 @@ def score_dict(self: Service, client_id: int|None, p: float) -> dict:
     return self.score_dicts([client_id], [p])[0]
 
 
+
 # %% ../nbs/09_service.ipynb #05be9726
 @patch
 def _setup_neighbours(self: Service):
@@ -312,8 +313,8 @@ def _pos(self: Service, client_id: int) -> int:
 
 @patch
 def health(self: Service) -> dict:
-    "Liveness: status, model version and number of clients."
-    return {'status': 'ok', 'model_version': self.version, 'clients': int(len(self.ids))}
+    "Liveness only: what is served (model version, clients) is told by `model_info`, behind the API's token."
+    return {'status': 'ok'}
 
 @patch
 def search(self: Service, q: str='', limit: int=20) -> dict:

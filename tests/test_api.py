@@ -19,8 +19,9 @@ def client(service):
 
 def test_health_and_model(client, service):
     r = client.get('/health'); assert r.status_code == 200
-    assert r.json() == {'status': 'ok', 'model_version': service.version, 'clients': 1000}
+    assert r.json() == {'status': 'ok'}  # liveness only; the model version is told by /model, behind the token
     m = client.get('/model').json()
+    assert m['model_version'] == service.version
     assert 0 < m['threshold'] < 1 and m['fn_cost'] == 10 and m['global_importance'] and m['features']
 
 def test_search_and_client(client):
@@ -118,6 +119,50 @@ def test_token_required_when_set(service):
         assert c.get('/clients/100002/score').status_code == 401
         assert c.get('/clients/100002/score', headers={'Authorization': 'Bearer wrong'}).status_code == 401
         assert c.get('/clients/100002/score', headers={'Authorization': 'Bearer s3cret'}).status_code == 200
+        for path in ('/docs', '/redoc', '/openapi.json'):  # they were open with a token set
+            assert c.get(path).status_code == 401, path
+            assert c.get(path, headers={'Authorization': 'Bearer s3cret'}).status_code == 200, path
+        assert c.get('/health').json() == {'status': 'ok'}  # told the model version and the number of clients
+    os.environ['OCR6_PUBLIC_DOCS'] = '1'
+    try:
+        with TestClient(create_app(service, token='s3cret')) as c: assert c.get('/docs').status_code == c.get('/openapi.json').status_code == 200
+    finally: del os.environ['OCR6_PUBLIC_DOCS']
+
+def test_strict_types(client):
+    "Loose coercion scored true as client 1, and accepted '100002', 1e3, +100002, 100_002, 100002.0 and ' 100002' as ids."
+    for body in ({'application': {'SK_ID_CURR': True}}, {'application': {'SK_ID_CURR': '100002'}}, {'application': {'SK_ID_CURR': 1e3}},
+                 {'application': {'SK_ID_CURR': 1, 'CNT_CHILDREN': True}}, {'application': {'SK_ID_CURR': 1, 'CODE_GENDER': 1}},
+                 {'application': {'SK_ID_CURR': 1}, 'bureau': [{'SK_ID_CURR': None, 'SK_ID_BUREAU': 1}]}):
+        r = client.post('/score', json=body)
+        assert r.status_code == 422, (body, r.text)
+    assert client.post('/score', json={'application': {'SK_ID_CURR': 100002, 'AMT_CREDIT': 1}}).status_code == 200  # an int is a float
+    for path in ('+100002', '100_002', '100002.0', '%20100002', '0x186A2', '１００００２'):
+        r = client.get(f'/clients/{path}/score')
+        assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['path', 'client_id'], (path, r.text)
+    assert client.get('/population/bivariate', params={'x': 'AMT_CREDIT', 'y': 'AMT_ANNUITY', 'client_id': '+100002'}).status_code == 422
+    assert client.get('/clients/100002/score').status_code == 200
+
+def test_body_limits_and_types(client, service, monkeypatch):
+    "A body over its route's limit is 413 before it is read (a 50 MB one took 64 s and 5.75 GB); wrong type 415; bad bytes 400."
+    from api.guard import limits
+    from api.app import create_app
+    big = b'{"application":{"SK_ID_CURR":1,"NAME_TYPE_SUITE":"' + b'x' * limits()['body'] + b'"}}'
+    r = client.post('/score', content=big, headers={'content-type': 'application/json'})
+    assert r.status_code == 413 and 'limit of /score' in r.json()['detail']
+    ok = client.post('/score/batch', content=big.replace(b'"application":', b'"applications":[').replace(b'}}', b'}]}'), headers={'content-type': 'application/json'})
+    assert ok.status_code == 422  # the batch route's limit is larger: this body is read, and refused for its too-long text
+    r = client.post('/score', content=b'application=1', headers={'content-type': 'application/x-www-form-urlencoded'})
+    assert r.status_code == 415 and 'Content-Type: application/json' in r.json()['detail']
+    assert client.post('/score', content=b'{}').status_code == 415  # no Content-Type at all
+    bad = b'{"application":{"SK_ID_CURR":1,"CODE_GENDER":"\xff"}}'
+    r = client.post('/score', content=bad, headers={'content-type': 'application/json'})
+    assert r.status_code == 400 and f'not valid UTF-8 (byte {bad.index(0xff)}' in r.json()['detail']
+    bad = b'{"application":{"SK_ID_CURR":1,}}'
+    r = client.post('/score', content=bad, headers={'content-type': 'application/json'})  # where the JSON breaks, and why
+    assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['body', bad.index(b'}')] and 'Expecting' in r.json()['detail'][0]['msg']
+    monkeypatch.setenv('OCR6_MAX_BATCH_BODY', '50')  # configurable
+    with TestClient(create_app(service, token='')) as c:
+        assert c.post('/score/batch', json={'applications': [{'SK_ID_CURR': 100002, 'AMT_CREDIT': 1.0, 'AMT_ANNUITY': 2.0, 'AMT_INCOME_TOTAL': 3.0}]}).status_code == 413
 
 def test_tampered_bundle_refused(sample_bundle, clients_dir, tmp_path):
     import shutil
