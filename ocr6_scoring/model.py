@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_model.ipynb #cbeae8ed
 from __future__ import annotations
-import hashlib, inspect, json, os, platform, shutil, tempfile, time
+import hashlib, hmac, inspect, json, os, platform, shutil, tempfile, time
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Mapping
@@ -17,13 +17,14 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from .cost import decide
 
 # %% auto #0
-__all__ = ['ESTIMATORS', 'CALIBRATIONS', 'EPS', 'MANIFEST', 'ModelError', 'make_estimator', 'estimator_kind', 'is_classifier',
-           'native_params', 'NativeObjective', 'as_objective', 'train_booster', 'iteration_range', 'n_rounds',
-           'raw_score', 'with_base_score', 'merge_boosters', 'Calibrator', 'SigmoidCalibrator', 'IsotonicCalibrator',
-           'LeafLRCalibrator', 'make_calibrator', 'brier', 'reliability_table', 'ece', 'plot_reliability',
-           'class_weights', 'check_xy', 'take_rows', 'max_bin', 'quantile_matrix', 'eval_matrix', 'Fold', 'check_folds',
-           'make_folds', 'fold_index', 'crossfit_calibrate', 'align_scores', 'Scorer', 'leaf_matrix', 'fit_leaf_lr',
-           'BundleError', 'read_manifest', 'check_out', 'write_bundle', 'read_bundle']
+__all__ = ['ESTIMATORS', 'CALIBRATIONS', 'EPS', 'MANIFEST', 'SIGNATURE', 'KEY_ENV', 'ModelError', 'make_estimator',
+           'estimator_kind', 'is_classifier', 'native_params', 'NativeObjective', 'as_objective', 'train_booster',
+           'iteration_range', 'n_rounds', 'raw_score', 'with_base_score', 'merge_boosters', 'Calibrator',
+           'SigmoidCalibrator', 'IsotonicCalibrator', 'LeafLRCalibrator', 'make_calibrator', 'brier',
+           'reliability_table', 'ece', 'plot_reliability', 'class_weights', 'check_xy', 'take_rows', 'max_bin',
+           'quantile_matrix', 'eval_matrix', 'Fold', 'check_folds', 'make_folds', 'fold_index', 'crossfit_calibrate',
+           'align_scores', 'Scorer', 'leaf_matrix', 'fit_leaf_lr', 'BundleError', 'sign_manifest', 'manifest_digest',
+           'read_manifest', 'check_out', 'write_bundle', 'read_bundle']
 
 # %% ../nbs/04_model.ipynb #ce3eb98d
 ESTIMATORS = {c.__name__: c for c in (xgb.XGBClassifier, xgb.XGBRFClassifier, xgb.XGBRegressor, xgb.XGBRFRegressor, xgb.XGBRanker)}
@@ -563,6 +564,20 @@ class BundleError(ValueError):
     "A model bundle that is missing, incomplete or altered; the message names the file."
 
 MANIFEST = 'manifest.json'
+SIGNATURE = 'manifest.sig'  # HMAC-SHA256 of manifest.json under the key of `KEY_ENV`, when one is set
+KEY_ENV = 'OCR6_BUNDLE_KEY'
+
+def _key(key: str|None) -> bytes|None:
+    k = key if key is not None else os.environ.get(KEY_ENV)
+    return k.encode() if k else None
+
+def sign_manifest(data: bytes, key: bytes) -> str:
+    "The manifest's signature: HMAC-SHA256 under `key`, in hex."
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+def manifest_digest(manifest: Mapping) -> str:
+    "The bundle's version: the first 12 hex digits of the sha256 of its canonical manifest (which holds every file's sha256)."
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(',', ':')).encode()).hexdigest()[:12]
 
 def _versions() -> dict:
     import sklearn, ocr6_scoring
@@ -576,14 +591,21 @@ def _encode(obj) -> bytes:
     return (json.dumps(obj, indent=1, sort_keys=False, default=float) + '\n').encode()
 
 def _plain_name(name: str) -> bool:
-    return name not in ('', '.', '..', MANIFEST) and not any(c in name for c in '/\\\0')
+    return name not in ('', '.', '..', MANIFEST, SIGNATURE) and not any(c in name for c in '/\\\0')
 
-def read_manifest(path: str|Path) -> dict:
-    "A bundle's manifest, checked for shape: `files` maps plain file names of the folder to sha256 digests."
+def read_manifest(path: str|Path,  # the bundle folder
+                  key: bytes|None=None,  # when given, the manifest must carry a valid signature under it
+                 ) -> dict:
+    "A bundle's manifest, checked for shape (`files` maps plain file names of the folder to sha256 digests) and signature."
     path = Path(path); m = path/MANIFEST
     if m.is_symlink(): raise BundleError(f"{m}: is a symbolic link; refusing to load")
     if not m.is_file(): raise BundleError(f"{path}: not a model bundle ({MANIFEST} missing)")
-    try: manifest = json.loads(m.read_bytes())
+    data, sig = m.read_bytes(), path/SIGNATURE
+    if key is not None and (sig.is_symlink() or not sig.is_file()):
+        raise BundleError(f"{path}: unsigned bundle ({SIGNATURE} missing) while {KEY_ENV} is set; refusing to load")
+    if key is not None and not hmac.compare_digest(sig.read_bytes().strip(), sign_manifest(data, key).encode()):
+        raise BundleError(f"{path}: {SIGNATURE} does not match {MANIFEST} under the key of {KEY_ENV} (altered, or signed with another key); refusing to load")
+    try: manifest = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise BundleError(f"{m}: unreadable ({e})") from None
     files = manifest.get('files') if isinstance(manifest, dict) else None
     if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
@@ -602,7 +624,7 @@ def check_out(path: str|Path,  # the bundle folder about to be written
     if not overwrite: raise BundleError(f"{path}: exists and is not empty (overwrite=True, or --force on the command line, replaces a model bundle)")
     try: files = read_manifest(path)['files']
     except BundleError as e: raise BundleError(f"{path}: not a model bundle, refusing to replace it ({e})") from None
-    other = sorted(p.name for p in path.iterdir() if p.name not in files and p.name != MANIFEST)
+    other = sorted(p.name for p in path.iterdir() if p.name not in files and p.name not in (MANIFEST, SIGNATURE))
     if other: raise BundleError(f"{path}: holds {', '.join(other[:5])}{' ...' if len(other) > 5 else ''} besides its bundle files; refusing to replace it")
     return path
 
@@ -610,8 +632,9 @@ def write_bundle(path: str|Path,  # the bundle folder to create
                  files: Mapping[str, object],  # file name -> bytes, JSON-able object or DataFrame
                  meta: Mapping|None=None,  # extra manifest entries (e.g. data fingerprint)
                  overwrite: bool=False,  # replace an existing bundle
+                 key: str|None=None,  # signing key (default: the environment's `OCR6_BUNDLE_KEY`; none: unsigned)
                 ) -> Path:
-    "Write a bundle atomically: all files plus `manifest.json` with their sha256."
+    "Write a bundle atomically: all files plus `manifest.json` with their sha256, signed in `manifest.sig` when a key is set."
     path = check_out(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', dir=path.parent))
@@ -621,7 +644,8 @@ def write_bundle(path: str|Path,  # the bundle folder to create
             if not _plain_name(name): raise BundleError(f"invalid bundle file name {name!r}")
             data = _encode(obj); (tmp/name).write_bytes(data); hashes[name] = hashlib.sha256(data).hexdigest()
         manifest = {'files': hashes, 'versions': _versions(), 'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), **(meta or {})}
-        (tmp/MANIFEST).write_text(json.dumps(manifest, indent=1) + '\n')
+        data = (json.dumps(manifest, indent=1) + '\n').encode(); (tmp/MANIFEST).write_bytes(data)
+        if (k := _key(key)) is not None: (tmp/SIGNATURE).write_text(sign_manifest(data, k) + '\n')
         if path.exists():
             old = path.with_name(f'.{path.name}.old.{os.getpid()}'); path.rename(old); tmp.rename(path); shutil.rmtree(old)
         else: tmp.rename(path)
@@ -629,9 +653,11 @@ def write_bundle(path: str|Path,  # the bundle folder to create
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
     return path
 
-def read_bundle(path: str|Path) -> tuple[dict, dict[str, bytes]]:
+def read_bundle(path: str|Path,  # the bundle folder
+                key: str|None=None,  # verification key (default: the environment's `OCR6_BUNDLE_KEY`; none: hashes only)
+               ) -> tuple[dict, dict[str, bytes]]:
     "Read and verify a bundle: `(manifest, {file name: bytes})`; a `BundleError` names any bad file."
-    path = Path(path); manifest = read_manifest(path)
+    path = Path(path); manifest = read_manifest(path, _key(key))
     files, blobs = manifest['files'], {}
     for name, digest in files.items():
         if (path/name).is_symlink(): raise BundleError(f"{path}: bundle file {name} is a symbolic link; refusing to load")
@@ -640,7 +666,7 @@ def read_bundle(path: str|Path) -> tuple[dict, dict[str, bytes]]:
         if hashlib.sha256(data).hexdigest() != digest:
             raise BundleError(f"{path}: bundle file {name} does not match its sha256 in {MANIFEST} (altered or corrupt); refusing to load")
         blobs[name] = data
-    extra = sorted(p.name for p in path.iterdir() if (p.is_file() or p.is_symlink()) and p.name not in files and p.name != MANIFEST)
+    extra = sorted(p.name for p in path.iterdir() if (p.is_file() or p.is_symlink()) and p.name not in files and p.name not in (MANIFEST, SIGNATURE))
     if extra: raise BundleError(f"{path}: unexpected file(s) {', '.join(extra)} not in {MANIFEST}; refusing to load")
     return manifest, blobs
 

@@ -13,7 +13,7 @@ from .data import load_tables, DataError, find_table, TABLES
 from .features import FeatureBuilder
 from .cost import (best_threshold, business_cost, roc_auc, weighted_logloss, Score, ThresholdResult,
                                business_cost_score, weighted_logloss_objective, weighted_logloss_score, decide, scorecard)
-from .model import Scorer, brier, ece, BundleError, read_bundle, check_out, ModelError, plot_reliability, as_objective
+from .model import Scorer, brier, ece, BundleError, read_bundle, check_out, manifest_digest, ModelError, plot_reliability, as_objective
 from .tuning import tune, DEFAULT_SPACE, as_score
 
 # %% auto #0
@@ -215,7 +215,7 @@ class Bundle:
     @property
     def threshold(self) -> float: return float(self.decision['threshold'])
     @property
-    def version(self) -> str: return self.manifest['files']['model.ubj'][:12]
+    def version(self) -> str: return manifest_digest(self.manifest)  # covers every file: model, calibrator, features, decision, ...
     @classmethod
     def load(cls, path) -> 'Bundle':
         sc = Scorer.load(path); blobs = sc.files

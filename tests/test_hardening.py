@@ -43,3 +43,41 @@ def test_symlinked_bundle_file_refused(sample_bundle, tmp_path):
     b = tmp_path/'b'; shutil.copytree(sample_bundle, b)
     outside = tmp_path/'elsewhere.ubj'; shutil.move(b/'model.ubj', outside); (b/'model.ubj').symlink_to(outside)
     with pytest.raises(BundleError, match='model.ubj is a symbolic link'): Bundle.load(b)
+
+def _copy_signed(src: Path, dst: Path, key: str) -> Path:
+    "The bundle `src` written again under a signing key (same files and manifest entries)."
+    from ocr6_scoring.model import read_bundle, write_bundle
+    manifest, blobs = read_bundle(src)
+    meta = {k: v for k, v in manifest.items() if k not in ('files', 'versions', 'created')}
+    return write_bundle(dst, blobs, meta, key=key)
+
+def test_version_covers_every_file(sample_bundle, tmp_path):
+    "Editing decision.json and recomputing its sha256 kept the model_version (sha256 of model.ubj): audit rows could not tell."
+    import hashlib
+    from ocr6_scoring.tracking import Bundle
+    b = tmp_path/'b'; shutil.copytree(sample_bundle, b)
+    v0 = Bundle.load(b).version
+    d = json.loads((b/'decision.json').read_text()); d['threshold'] = 0.999
+    data = (json.dumps(d, indent=1) + '\n').encode(); (b/'decision.json').write_bytes(data)
+    m = json.loads((b/'manifest.json').read_text()); m['files']['decision.json'] = hashlib.sha256(data).hexdigest()
+    (b/'manifest.json').write_text(json.dumps(m, indent=1))
+    tampered = Bundle.load(b)  # consistent hashes: loads without a key ...
+    assert tampered.threshold == 0.999 and tampered.version != v0  # ... but under another version
+
+def test_signed_bundles(sample_bundle, clients_dir, tmp_path, monkeypatch):
+    "With OCR6_BUNDLE_KEY set, an unsigned bundle, a re-hashed edit or another key's signature is refused at load (and by the service)."
+    import hashlib
+    from ocr6_scoring.tracking import Bundle
+    from ocr6_scoring.model import BundleError
+    from ocr6_scoring.service import Service
+    signed = _copy_signed(sample_bundle, tmp_path/'signed', 'k1')
+    other = _copy_signed(sample_bundle, tmp_path/'other', 'k2')
+    monkeypatch.setenv('OCR6_BUNDLE_KEY', 'k1')
+    assert Bundle.load(signed).version
+    with pytest.raises(BundleError, match='unsigned bundle'): Service(sample_bundle, clients_dir, f"sqlite:///{tmp_path/'a.db'}")
+    d = json.loads((signed/'decision.json').read_text()); d['threshold'] = 0.999
+    data = (json.dumps(d) + '\n').encode(); (signed/'decision.json').write_bytes(data)
+    m = json.loads((signed/'manifest.json').read_text()); m['files']['decision.json'] = hashlib.sha256(data).hexdigest()
+    (signed/'manifest.json').write_text(json.dumps(m, indent=1))
+    with pytest.raises(BundleError, match='manifest.sig does not match manifest.json'): Bundle.load(signed)
+    with pytest.raises(BundleError, match='signed with another key'): Bundle.load(other)
