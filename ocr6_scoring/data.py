@@ -13,7 +13,8 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['SCHEMA', 'TABLES', 'APPLICATION_TABLES', 'CHILD_TABLES', 'DTYPES', 'REQUIRED', 'UNIQUE', 'SENTINEL_DAYS', 'DataError',
            'DataWarning', 'coerce_frame', 'read_table', 'find_table', 'check_unique', 'check_target', 'load_tables',
-           'columns_from_records', 'frame_from_records', 'load_descriptions', 'summarise']
+           'columns_from_records', 'frame_from_records', 'domain_range', 'plausible_ranges', 'check_plausible',
+           'load_descriptions', 'summarise']
 
 # %% ../nbs/00_data.ipynb #ed926ba8
 _SCHEMA_SRC = {
@@ -335,6 +336,50 @@ def frame_from_records(table: str,  # a name in `TABLES`
                       ) -> pd.DataFrame:
     "A typed frame of `table` from plain records; unknown fields raise a `DataError` naming them."
     return pd.DataFrame(columns_from_records(table, records, source))
+
+# %% ../nbs/00_data.ipynb #5ae8123d
+def domain_range(col: str) -> tuple[float, float]:
+    "The values application column `col` can take, from its meaning (`-inf`/`inf`: unbounded)."
+    inf = float('inf')
+    if col.startswith(('FLAG_', 'REG_', 'LIVE_')): return (0.0, 1.0)
+    if col.startswith('EXT_SOURCE_') or col.endswith(('_AVG', '_MODE', '_MEDI')) or col == 'REGION_POPULATION_RELATIVE': return (0.0, 1.0)
+    if col.startswith('DAYS_'): return (-inf, float(SENTINEL_DAYS) if col == 'DAYS_EMPLOYED' else 0.0)
+    if col.startswith(('AMT_', 'CNT_', 'OBS_', 'DEF_')) or col == 'OWN_CAR_AGE': return (0.0, inf)
+    if col == 'HOUR_APPR_PROCESS_START': return (0.0, 23.0)
+    if col.startswith('REGION_RATING_CLIENT'): return (1.0, 3.0)
+    return (-inf, inf)
+
+def plausible_ranges(app: pd.DataFrame,  # a typed application table (training rows)
+                    ) -> dict[str, list[float|None]]:
+    "Per numeric column: `[low, high]` accepted at scoring (None: unbounded), the training range widened by its width within the domain."
+    out = {}
+    for c, kind in SCHEMA['application_test'].items():
+        if kind not in ('int', 'float'): continue
+        lo, hi = domain_range(c)
+        x = pd.to_numeric(app[c], errors='coerce').to_numpy('float64', na_value=np.nan) if c in app.columns else np.array([])
+        x = x[np.isfinite(x) & (x != SENTINEL_DAYS)] if c.startswith('DAYS_') else x[np.isfinite(x)]
+        if len(x):
+            w = max(float(x.max() - x.min()), abs(float(x.max())), 1.0)
+            lo, hi = max(lo, float(x.min()) - w), min(hi, float(x.max()) + w)
+            if c == 'DAYS_EMPLOYED': hi = float(SENTINEL_DAYS)
+        out[c] = [lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None]
+    return out
+
+def check_plausible(record: Mapping,  # field -> value (a raw application, or what-if overrides)
+                    ranges: Mapping[str, list],  # `plausible_ranges` (or `domain_range` for every column)
+                    where: str='application',  # how the error names the record
+                   ):
+    "Raise a `DataError` naming every field whose value is outside its accepted range, with that range."
+    bad = []
+    for c, v in record.items():
+        r = ranges.get(c)
+        if r is None or v is None or isinstance(v, (bool, str)) or not isinstance(v, (int, float)) or v != v: continue
+        lo, hi = r
+        if (lo is not None and v < lo) or (hi is not None and v > hi) or (c == 'DAYS_EMPLOYED' and 0 < v != SENTINEL_DAYS):
+            span = f"[{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}]"
+            extra = f' (or {SENTINEL_DAYS}: not employed)' if c == 'DAYS_EMPLOYED' else ''
+            bad.append(f"{where}.{c}: {v!r} is outside the accepted range {span}{extra}")
+    if bad: raise DataError('; '.join(bad))
 
 # %% ../nbs/00_data.ipynb #f0e450d1
 def load_descriptions(data_dir: str|Path) -> dict[str, dict[str, str]]:

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 import numpy as np, pandas as pd
-from .data import CHILD_TABLES, SCHEMA, DataError, load_tables
+from .data import CHILD_TABLES, SCHEMA, DataError, load_tables, check_plausible
 from .cost import decide, scorecard_points, score_band
 from .tracking import Bundle
 from .explain import SINGLE_ROWS, Explainer, global_importance
@@ -211,7 +211,7 @@ class Service:
                  drift_report=None,  # JSON of `drift.drift_report` (new applicants vs training): its summary line is shown with the model
                 ):
         self.bundle = Bundle.load(bundle_dir)
-        self.version, self.threshold = self.bundle.version, self.bundle.threshold
+        self.version, self.threshold, self.ranges = self.bundle.version, self.bundle.threshold, self.bundle.ranges
         tables = load_tables(data_dir, require=['application_test'])
         tables.pop('application_train', None)
         self.tables = tables
@@ -413,7 +413,9 @@ def what_if(self: Service, client_id: int, overrides: Mapping[str, Any]) -> dict
     if bad: raise ServiceError(422, f"unknown application field(s): {', '.join(bad)}")
     rec = {c: json_value(v) for c, v in self.app.loc[int(client_id)].items()}
     rec.update(overrides)
-    try: X1 = self.bundle.features.transform(self._client_tables(client_id, rec), application='application_test')
+    try:
+        check_plausible(overrides, self.ranges, 'overrides')
+        X1 = self.bundle.features.transform(self._client_tables(client_id, rec), application='application_test')
     except DataError as e: raise ServiceError(422, str(e)) from None
     before = self.score_dict(client_id, self.proba[i])
     after = self.score_dict(client_id, float(self._scorer1.probability(X1)[0]))
@@ -427,7 +429,9 @@ def _records(body: Mapping) -> dict:
 def score_application(self: Service, body: Mapping) -> dict:
     "Score of a raw application `{'application': {...}, 'bureau': [...], ...}` (child tables optional), audited with its hash."
     app = dict(body['application'])
-    try: X = self.bundle.features.transform_records(app, _records(body) or None)
+    try:
+        check_plausible(app, self.ranges)
+        X = self.bundle.features.transform_records(app, _records(body) or None)
     except DataError as e: raise ServiceError(422, str(e)) from None
     s = self.score_dict(app['SK_ID_CURR'], float(self._scorer1.probability(X)[0]))
     self.audit.write([self._audit_row('score-raw', s, rhash=request_hash(body))]); return s
@@ -440,7 +444,9 @@ def score_batch(self: Service, body: Mapping) -> dict:
     ids = [a['SK_ID_CURR'] for a in apps]
     dup = sorted(i for i, n in Counter(ids).items() if n > 1)
     if dup: raise ServiceError(422, f'applications: SK_ID_CURR {dup[0]} appears more than once')
-    try: X = self.bundle.features.transform_records(apps, _records(body) or None)
+    try:
+        for k, a in enumerate(apps): check_plausible(a, self.ranges, f'applications[{k}]')
+        X = self.bundle.features.transform_records(apps, _records(body) or None)
     except DataError as e: raise ServiceError(422, str(e)) from None
     p = np.asarray(self._scorer1.probability(X), 'float64')
     pos = {int(i): k for k, i in enumerate(X.index)}

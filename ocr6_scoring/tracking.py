@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from collections.abc import Mapping
 import numpy as np, pandas as pd
-from .data import load_tables, DataError, find_table, TABLES
+from .data import load_tables, DataError, find_table, TABLES, plausible_ranges
 from .features import FeatureBuilder
 from .cost import (best_threshold, business_cost, roc_auc, weighted_logloss, Score, ThresholdResult,
                                business_cost_score, weighted_logloss_objective, weighted_logloss_score, decide, scorecard)
@@ -198,7 +198,8 @@ def train_bundle(data_dir,  # folder with application_train (+ child tables)
     fp = data_fingerprint(data_dir) if data_dir is not None else {'digest': None, 'files': {}}
     oof = pd.DataFrame({'SK_ID_CURR': Xs.index, 'TARGET': ys, 'fold': served.fold_of, 'probability': served.oof_proba})
     extra = {'features.json': json.loads(fb.to_json()), 'decision.json': s_thr.to_dict(), 'metrics.json': metrics,
-             'population.parquet': _population(Xs, ys, served.oof_proba, cfg.population_rows, cfg.seed), 'holdout.parquet': hdf}
+             'population.parquet': _population(Xs, ys, served.oof_proba, cfg.population_rows, cfg.seed), 'holdout.parquet': hdf,
+             'ranges.json': plausible_ranges(app)}
     served.scorer.save(out, extra=extra, meta={'data_fingerprint': fp, 'config': asdict(cfg)}, overwrite=overwrite)
     return TrainReport(out, asdict(cfg), metrics, s_thr.to_dict(), res.trials, oof, hdf, fp, time.perf_counter() - t0)
 
@@ -214,6 +215,11 @@ class Bundle:
     manifest: dict
     @property
     def threshold(self) -> float: return float(self.decision['threshold'])
+    @property
+    def ranges(self) -> dict[str, list]:
+        "Accepted ranges of the application's numeric fields at scoring (`data.plausible_ranges`; the domains alone for a bundle without them)."
+        f = self.scorer.files.get('ranges.json')
+        return json.loads(f) if f is not None else plausible_ranges(pd.DataFrame())
     @property
     def version(self) -> str: return manifest_digest(self.manifest)  # covers every file: model, calibrator, features, decision, ...
     @classmethod

@@ -128,6 +128,20 @@ def test_token_required_when_set(service):
         with TestClient(create_app(service, token='s3cret')) as c: assert c.get('/docs').status_code == c.get('/openapi.json').status_code == 200
     finally: del os.environ['OCR6_PUBLIC_DOCS']
 
+def test_plausibility_bounds(client, service):
+    "An income of -3.4e38, a birth date 2**31 days ahead and -2**31 children were 'granted'; what-if took income -1e30."
+    hostile = {'SK_ID_CURR': 1, 'AMT_INCOME_TOTAL': -3.4e38, 'AMT_CREDIT': -3.4e38, 'DAYS_BIRTH': 2147483647, 'CNT_CHILDREN': -2147483647}
+    for path, body, where in (('/score', {'application': hostile}, 'application'), ('/score/batch', {'applications': [hostile]}, 'applications[0]'),
+                              ('/clients/100002/what-if', {'overrides': {'AMT_INCOME_TOTAL': -1e30}}, 'overrides')):
+        r = client.post(path, json=body)
+        assert r.status_code == 422 and f'{where}.AMT_INCOME_TOTAL: -' in r.json()['detail'] and 'accepted range [0, ' in r.json()['detail'], r.text
+        assert path.endswith('what-if') or all(f'{where}.{c}: ' in r.json()['detail'] for c in hostile if c != 'SK_ID_CURR'), r.text
+    lo, hi = service.ranges['AMT_INCOME_TOTAL']
+    assert lo == 0 and hi >= 2 * service.app.AMT_INCOME_TOTAL.max()  # generous: twice what training saw, at least
+    r = client.post('/clients/100002/what-if', json={'overrides': {'AMT_INCOME_TOTAL': hi * 1.01}})
+    assert r.status_code == 422 and f'{hi:g}' in r.json()['detail']
+    assert client.post('/clients/100002/what-if', json={'overrides': {'AMT_INCOME_TOTAL': hi}}).status_code == 200
+
 def test_strict_types(client):
     "Loose coercion scored true as client 1, and accepted '100002', 1e3, +100002, 100_002, 100002.0 and ' 100002' as ids."
     for body in ({'application': {'SK_ID_CURR': True}}, {'application': {'SK_ID_CURR': '100002'}}, {'application': {'SK_ID_CURR': 1e3}},
