@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, WithJsonSchema, ConfigDict, Field, create_model
 from ocr6_scoring.data import CHILD_TABLES, REQUIRED, SCHEMA
 from ocr6_scoring.service import MAX_BATCH, Service, ServiceError
 from api.guard import BodyGuard, limits
@@ -33,18 +33,26 @@ def _text(s: str) -> str:
     except UnicodeEncodeError: raise ValueError('text must be valid Unicode (it holds a lone surrogate, \\ud800-\\udfff)') from None
     return s
 
-# strict: true, "100002" and 1e3 are not ids or counts, a number is not a category (no silent coercion)
-_PY = {'key': Annotated[int, Field(ge=0, le=_KEY_MAX, strict=True)], 'int': Annotated[int, Field(ge=-(2**31 - 1), le=2**31 - 1, strict=True)],
+def _number(v):
+    "A number field takes a JSON number: not true/false, not a string such as \"100002\"."
+    if isinstance(v, (bool, str)): raise ValueError('expected a JSON number')
+    return v
+
+# no silent coercion: true and "100002" are not ids or counts, a number is not a category; an integer may be written 1000.0
+# or 1e3 (JSON Schema's integer: a number without a fractional part), not 1000.5
+_INT = lambda lo, hi: Annotated[int, Field(ge=lo, le=hi), BeforeValidator(_number)]
+_PY = {'key': _INT(0, _KEY_MAX), 'int': _INT(-(2**31 - 1), 2**31 - 1),
        'float': Annotated[float, Field(ge=-_FLOAT32_MAX, le=_FLOAT32_MAX, allow_inf_nan=False, strict=True)],
        'cat': Annotated[str, Field(max_length=200, strict=True), AfterValidator(_text)]}
 
 def _digits(v):
     "A client id in a path or query is plain decimal digits: not +100002, 100_002, 100002.0 or ' 100002'."
-    if isinstance(v, str) and not (v.isascii() and v.isdigit() and len(v) <= 16): raise ValueError('a client id is 1 to 16 decimal digits')
+    if isinstance(v, str) and not (v.isascii() and v.isdigit() and len(v) <= 15): raise ValueError('a client id is 1 to 15 decimal digits')
     return v
 
-ClientId = Annotated[int, P(ge=0, le=_KEY_MAX, description='SK_ID_CURR of a client'), BeforeValidator(_digits)]
-QueryId = Annotated[Optional[int], Query(ge=0, le=_KEY_MAX, description='SK_ID_CURR of a client'), BeforeValidator(_digits)]
+_ID_SCHEMA = {'type': 'string', 'pattern': r'^[0-9]{1,15}$', 'description': 'SK_ID_CURR of a client (decimal digits)'}
+ClientId = Annotated[int, P(ge=0, le=_KEY_MAX), BeforeValidator(_digits), WithJsonSchema(_ID_SCHEMA)]  # "10.0" is no id
+QueryId = Annotated[Optional[int], Query(ge=0, le=_KEY_MAX), BeforeValidator(_digits), WithJsonSchema(_ID_SCHEMA)]
 
 def _echo(v):
     "The rejected value as an error may show it: scalars only (NaN, Infinity and bad text as readable strings), never a whole object."
@@ -56,7 +64,8 @@ def validation_errors(errors) -> list[dict]:
     "Request-validation errors as JSON that always renders: where (loc), what (msg, type) and the rejected scalar (input)."
     out = []
     for e in errors:
-        msg = str(e.get('msg', '')) + (f": {e['ctx']['error']}" if isinstance(e.get('ctx'), dict) and 'error' in e['ctx'] else '')
+        ctx = e.get('ctx') if e.get('type') == 'json_invalid' and isinstance(e.get('ctx'), dict) else {}
+        msg = str(e.get('msg', '')) + (f": {ctx['error']}" if 'error' in ctx else '')  # where a JSON body breaks, and why
         item = {'loc': [x if isinstance(x, int) else _echo(str(x)) for x in e.get('loc', ())], 'msg': _echo(msg), 'type': str(e.get('type', ''))}
         if _echo(e.get('input')) is not None: item['input'] = _echo(e.get('input'))
         out.append(item)
@@ -193,12 +202,12 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
     E404 = {404: {'model': ErrorDetail, 'description': 'unknown client or feature'}}
     E422 = {422: {'model': ValidationErrors | ErrorDetail, 'description': 'invalid request: a list of located errors '
                   '(request validation) or one message (a value the feature code rejects)'}}
-    E401 = {401: {'model': ErrorDetail, 'description': 'missing or invalid bearer token (when the API has one)'}}
+    E401 = {401: {'model': ErrorDetail, 'description': 'missing or invalid bearer token'}} if secret else {}
     EBODY = {400: {'model': ErrorDetail, 'description': 'a body that is not valid UTF-8, or a bad Content-Length'},
              408: {'model': ErrorDetail, 'description': 'the body did not arrive in time (api.guard)'},
              413: {'model': ErrorDetail, 'description': "a body over the route's size limit (api.guard)"},
              415: {'model': ErrorDetail, 'description': 'a body that is not sent as application/json'}}
-    guarded = [Depends(Bearer(auto_error=False, scheme_name='HTTPBearer'))]
+    guarded = [Depends(Bearer(auto_error=False, scheme_name='HTTPBearer'))] if secret else []  # the schema says what is required
 
     @app.get('/health', response_model=Health)
     def health(request: Request): return svc(request).health()

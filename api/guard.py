@@ -10,11 +10,12 @@ Limits (environment, read when the app is created; sizes in bytes, times in seco
   response), else it is closed (default 10 s); request heads are at most 16 KiB (h11's limit), else 400.
 """
 from __future__ import annotations
-import asyncio, json, os
+import asyncio, json, os, re
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 MiB = 1024 * 1024
 BATCH_PATH = '/score/batch'
+BODY_ROUTES = re.compile(r'^(/score|/score/batch|/clients/[^/]+/what-if)/?$')  # the routes that take a body (POST)
 
 def _env(name: str, default: float) -> float:
     v = os.environ.get(name)
@@ -42,7 +43,8 @@ class BodyGuard:
         self.app, self.body, self.batch_body, self.timeout = app, body, batch_body, body_timeout
 
     async def __call__(self, scope, receive, send):
-        if scope['type'] != 'http' or scope['method'] not in ('POST', 'PUT', 'PATCH'): return await self.app(scope, receive, send)
+        if scope['type'] != 'http' or scope['method'] != 'POST' or not BODY_ROUTES.match(scope['path']):
+            return await self.app(scope, receive, send)  # other methods and paths: the router answers (405, 404)
         path, headers = scope['path'], dict(scope['headers'])
         limit = self.batch_body if path.rstrip('/') == BATCH_PATH else self.body
         try: n = int(headers[b'content-length']) if b'content-length' in headers else None

@@ -11,10 +11,10 @@ from functools import lru_cache
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['SCHEMA', 'TABLES', 'APPLICATION_TABLES', 'CHILD_TABLES', 'DTYPES', 'REQUIRED', 'UNIQUE', 'SENTINEL_DAYS', 'DataError',
-           'DataWarning', 'coerce_frame', 'read_table', 'find_table', 'check_unique', 'check_target', 'load_tables',
-           'columns_from_records', 'frame_from_records', 'domain_range', 'plausible_ranges', 'check_plausible',
-           'load_descriptions', 'summarise']
+__all__ = ['SCHEMA', 'TABLES', 'APPLICATION_TABLES', 'CHILD_TABLES', 'DTYPES', 'REQUIRED', 'UNIQUE', 'SENTINEL_DAYS', 'WIDEN',
+           'DataError', 'DataWarning', 'coerce_frame', 'read_table', 'find_table', 'check_unique', 'check_target',
+           'load_tables', 'columns_from_records', 'frame_from_records', 'domain_range', 'plausible_ranges',
+           'check_plausible', 'load_descriptions', 'summarise']
 
 # %% ../nbs/00_data.ipynb #ed926ba8
 _SCHEMA_SRC = {
@@ -349,6 +349,8 @@ def domain_range(col: str) -> tuple[float, float]:
     if col.startswith('REGION_RATING_CLIENT'): return (1.0, 3.0)
     return (-inf, inf)
 
+WIDEN = 10  # the training range is widened on each side by this many times its width (or its largest magnitude)
+
 def plausible_ranges(app: pd.DataFrame,  # a typed application table (training rows)
                     ) -> dict[str, list[float|None]]:
     "Per numeric column: `[low, high]` accepted at scoring (None: unbounded), the training range widened by its width within the domain."
@@ -359,7 +361,7 @@ def plausible_ranges(app: pd.DataFrame,  # a typed application table (training r
         x = pd.to_numeric(app[c], errors='coerce').to_numpy('float64', na_value=np.nan) if c in app.columns else np.array([])
         x = x[np.isfinite(x) & (x != SENTINEL_DAYS)] if c.startswith('DAYS_') else x[np.isfinite(x)]
         if len(x):
-            w = max(float(x.max() - x.min()), abs(float(x.max())), 1.0)
+            w = WIDEN * max(float(x.max() - x.min()), abs(float(x.max())), 1.0)
             lo, hi = max(lo, float(x.min()) - w), min(hi, float(x.max()) + w)
             if c == 'DAYS_EMPLOYED': hi = float(SENTINEL_DAYS)
         out[c] = [lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None]

@@ -143,13 +143,15 @@ def test_plausibility_bounds(client, service):
     assert client.post('/clients/100002/what-if', json={'overrides': {'AMT_INCOME_TOTAL': hi}}).status_code == 200
 
 def test_strict_types(client):
-    "Loose coercion scored true as client 1, and accepted '100002', 1e3, +100002, 100_002, 100002.0 and ' 100002' as ids."
-    for body in ({'application': {'SK_ID_CURR': True}}, {'application': {'SK_ID_CURR': '100002'}}, {'application': {'SK_ID_CURR': 1e3}},
+    "Loose coercion scored true as client 1 and '100002' as an id, and took +100002, 100_002, 100002.0 and ' 100002' in paths."
+    for body in ({'application': {'SK_ID_CURR': True}}, {'application': {'SK_ID_CURR': '100002'}}, {'application': {'SK_ID_CURR': 1000.5}},
                  {'application': {'SK_ID_CURR': 1, 'CNT_CHILDREN': True}}, {'application': {'SK_ID_CURR': 1, 'CODE_GENDER': 1}},
                  {'application': {'SK_ID_CURR': 1}, 'bureau': [{'SK_ID_CURR': None, 'SK_ID_BUREAU': 1}]}):
         r = client.post('/score', json=body)
         assert r.status_code == 422, (body, r.text)
     assert client.post('/score', json={'application': {'SK_ID_CURR': 100002, 'AMT_CREDIT': 1}}).status_code == 200  # an int is a float
+    r = client.post('/score', json={'application': {'SK_ID_CURR': 1e3, 'CNT_CHILDREN': 2.0}})  # JSON Schema integers: no fractional part
+    assert r.status_code == 200 and r.json()['id'] == 1000
     for path in ('+100002', '100_002', '100002.0', '%20100002', '0x186A2', '１００００２'):
         r = client.get(f'/clients/{path}/score')
         assert r.status_code == 422 and r.json()['detail'][0]['loc'] == ['path', 'client_id'], (path, r.text)
@@ -168,6 +170,7 @@ def test_body_limits_and_types(client, service, monkeypatch):
     r = client.post('/score', content=b'application=1', headers={'content-type': 'application/x-www-form-urlencoded'})
     assert r.status_code == 415 and 'Content-Type: application/json' in r.json()['detail']
     assert client.post('/score', content=b'{}').status_code == 415  # no Content-Type at all
+    assert client.put('/score', content=b'x').status_code == 405 and client.post('/clients/100002', content=b'x').status_code == 405
     bad = b'{"application":{"SK_ID_CURR":1,"CODE_GENDER":"\xff"}}'
     r = client.post('/score', content=bad, headers={'content-type': 'application/json'})
     assert r.status_code == 400 and f'not valid UTF-8 (byte {bad.index(0xff)}' in r.json()['detail']
@@ -187,9 +190,10 @@ def test_tampered_bundle_refused(sample_bundle, clients_dir, tmp_path):
     with pytest.raises(BundleError, match='features.json does not match its sha256'):
         Service(b, clients_dir, 'sqlite://')
 
-def test_openapi_snapshot(client):
-    "The dashboard depends on this schema: a change must be deliberate (UPDATE_OPENAPI=1 rewrites the snapshot)."
-    schema = client.get('/openapi.json').json()
+def test_openapi_snapshot(service):
+    "The dashboard depends on this schema, as served with a token: a change must be deliberate (UPDATE_OPENAPI=1 rewrites the snapshot)."
+    from api.app import create_app
+    with TestClient(create_app(service, token='t')) as c: schema = c.get('/openapi.json', headers={'Authorization': 'Bearer t'}).json()
     if os.environ.get('UPDATE_OPENAPI'): SNAPSHOT.write_text(json.dumps(schema, indent=1, sort_keys=True) + '\n')
     assert SNAPSHOT.exists(), f'{SNAPSHOT} missing: run the tests once with UPDATE_OPENAPI=1 and commit it'
     assert schema == json.loads(SNAPSHOT.read_text())
