@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_dashboard.ipynb #5095c214
 from __future__ import annotations
-import base64, html, io, math, os, subprocess, sys, time
+import base64, html, io, math, os, subprocess, sys, textwrap, time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -16,18 +16,19 @@ from fastcore.basics import patch
 from matplotlib.figure import Figure
 
 # %% auto #0
-__all__ = ['OKABE_ITO', 'TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'TITLE', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED', 'PANELS_OF',
-           'ADVISOR_NOTEBOOK', 'contrast_ratio', 'decision_words', 'fmt_value', 'pct', 'pts', 'ApiError',
-           'http_message', 'ApiClient', 'StubApi', 'chart_html', 'gauge_text', 'gauge_chart', 'contributions_text',
-           'contributions_chart', 'importance_chart', 'histogram_text', 'histogram_chart', 'scatter_text',
-           'scatter_chart', 'warm_up', 'App', 'header_html', 'info_html', 'similar_html', 'reasons_html',
-           'explanation_html', 'what_if_html', 'title_tag', 'dashboard_command', 'serve_dashboard']
+__all__ = ['OKABE_ITO', 'TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'FOCUS', 'TITLE', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED',
+           'PANELS_OF', 'ADVISOR_NOTEBOOK', 'contrast_ratio', 'decision_words', 'fmt_value', 'pct', 'pts', 'ApiError',
+           'http_message', 'ApiClient', 'StubApi', 'chart_html', 'tick_label', 'gauge_text', 'gauge_chart',
+           'contributions_text', 'contributions_chart', 'importance_chart', 'histogram_text', 'histogram_chart',
+           'scatter_text', 'scatter_chart', 'warm_up', 'App', 'header_html', 'info_html', 'similar_html',
+           'reasons_html', 'explanation_html', 'what_if_html', 'title_tag', 'dashboard_command', 'serve_dashboard']
 
 # %% ../nbs/10_dashboard.ipynb #7c0d711d
 OKABE_ITO = {'blue': '#0072B2', 'vermillion': '#D55E00', 'green': '#009E73', 'orange': '#E69F00',
              'sky': '#56B4E9', 'black': '#000000'}
 TEXT, MUTED, BACKGROUND = '#1a1a1a', '#4d4d4d', '#ffffff'
 BADGE = {'granted': '#e6f4ee', 'refused': '#fde8dc'}  # light backgrounds of the decision badges (dark text on them)
+FOCUS = OKABE_ITO['blue']  # keyboard focus outline
 TITLE = 'Credit decision support - advisers\' dashboard'
 
 def contrast_ratio(fg: str, # text colour, '#rrggbb'
@@ -192,7 +193,7 @@ class StubApi:
                 'distance': p - self.threshold, 'points': round(1000 * (1 - p)), 'band': 'high risk' if p >= self.threshold else 'low risk',
                 'model_version': 'stub0001'}
 
-    def health(self): self._enter('health'); return {'status': 'ok', 'model_version': 'stub0001', 'clients': len(self.ids)}
+    def health(self): self._enter('health'); return {'status': 'ok'}
     def model(self):
         self._enter('model')
         return {'model_version': 'stub0001', 'threshold': self.threshold, 'threshold_band': [self.threshold - .03, self.threshold + .03],
@@ -270,8 +271,8 @@ def _figure(width: float=6.4, # inches
     return fig
 
 def _label_margin(labels) -> float:
-    "Inches needed on the left for tick labels of 9 pt (about 0.075 in per character)."
-    return 0.2 + 0.075 * max([len(str(l)) for l in labels] + [4])
+    "Inches needed on the left for tick labels of 9 pt (about 0.075 in per character of the longest line)."
+    return 0.2 + 0.075 * max([len(line) for l in labels for line in str(l).splitlines()] + [4])
 
 def chart_html(fig: Figure, # the chart
                text: str, # its text alternative (alt + disclosure)
@@ -286,6 +287,13 @@ def chart_html(fig: Figure, # the chart
 def _style(ax):
     for s in ('top', 'right'): ax.spines[s].set_visible(False)
     ax.tick_params(colors=TEXT, labelsize=9); ax.xaxis.label.set_color(TEXT); ax.yaxis.label.set_color(TEXT)
+
+# %% ../nbs/10_dashboard.ipynb #033734a1
+def tick_label(name: str, # a feature's name
+               width: int=30, # characters per line
+              ) -> str:
+    "`name` on at most two lines of about `width` characters, wrapped at words; '…' ends a name that needs more."
+    return '\n'.join(textwrap.wrap(name, width, max_lines=2, placeholder=' …', break_long_words=False)) or name
 
 # %% ../nbs/10_dashboard.ipynb #34daf37f
 def gauge_text(score: Mapping) -> str:
@@ -329,8 +337,8 @@ def contributions_text(expl: Mapping) -> str:
 def contributions_chart(expl: Mapping) -> tuple[str, str]:
     "Horizontal bars of the contributions in probability points; returns (html, text)."
     c = sorted(expl.get('contributions') or [], key=lambda d: d['probability_points'])
-    names = [d['label'][:38] for d in c]
-    fig = _figure(6.4, 0.7 + 0.42 * max(len(c), 1), left=_label_margin(names)); ax = fig.add_subplot()
+    names = [tick_label(d['label']) for d in c]
+    fig = _figure(6.4, 0.7 + 0.46 * max(len(c), 1), left=_label_margin(names)); ax = fig.add_subplot()
     v = [d['probability_points'] for d in c]
     bars = ax.barh(range(len(c)), v, color=[OKABE_ITO['vermillion'] if x > 0 else OKABE_ITO['blue'] for x in v],
                    hatch=None, edgecolor=TEXT, linewidth=0.5)
@@ -354,8 +362,8 @@ def importance_chart(items: list, # the API's global_importance: [{'group','labe
     share = [100 * d['importance'] / total for d in items]
     txt = (f"Bar chart of the {len(items)} factors that weigh most in the model across all clients, as a share of their total "
            f"influence: " + ', '.join(f"{d['label']} {s:.0f} %" for d, s in zip(items, share)) + '.')
-    names = [d['label'][:38] for d in items]
-    fig = _figure(6.4, 0.7 + 0.36 * max(len(items), 1), left=_label_margin(names), right=0.5); ax = fig.add_subplot()
+    names = [tick_label(d['label']) for d in items]
+    fig = _figure(6.4, 0.7 + 0.4 * max(len(items), 1), left=_label_margin(names), right=0.5); ax = fig.add_subplot()
     ax.barh(range(len(items))[::-1], share, color=OKABE_ITO['sky'], edgecolor=TEXT, linewidth=0.5)
     for i, s in zip(range(len(items))[::-1], share): ax.text(s, i, f' {s:.0f} %', va='center', fontsize=9, color=TEXT)
     ax.set_yticks(range(len(items))[::-1], names, fontsize=9)
@@ -471,7 +479,7 @@ CSS = f"""<style>
 .ocr6-app button.ocr6-button {{ background:{OKABE_ITO['blue']}; color:#ffffff; font-weight:600; }}
 .ocr6-app .widget-label, .ocr6-app label {{ color:{TEXT}; }}
 .ocr6-row {{ gap:0.6rem; }}
-.ocr6-app :focus-visible {{ outline:3px solid {OKABE_ITO['orange']}; outline-offset:1px; }}
+.ocr6-app :focus-visible {{ outline:3px solid {FOCUS} !important; outline-offset:2px !important; box-shadow:0 0 0 2px {BACKGROUND} !important; }}
 </style>"""
 
 def _wrap(*children, basis: str='26rem') -> w.Box:

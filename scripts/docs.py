@@ -94,7 +94,7 @@ def execute(name: str, out: Path, params: dict, timeout: int) -> Path:
 # ---- 4. checks
 
 def problems(path: Path, sections=()) -> list[str]:
-    "What is wrong with an executed notebook: error outputs, tracebacks, 'nan' shown to readers, missing sections."
+    "What is wrong with an executed notebook: error outputs, tracebacks, 'nan' shown to readers, figures without alt text, missing sections."
     nb = json.loads(path.read_text(encoding='utf-8'))
     found, out = set(), []
     for i, c in enumerate(nb['cells']):
@@ -105,11 +105,24 @@ def problems(path: Path, sections=()) -> list[str]:
             text = ''.join(o.get('text', '')) + ''.join(''.join(v) for k, v in o.get('data', {}).items()
                                                        if k in ('text/plain', 'text/markdown', 'text/html'))
             if 'Traceback' in text: out.append(f'cell {i}: a traceback is printed')
+            if any(k.startswith('image/') and not str(o.get('metadata', {}).get(k, {}).get('alt') or '').strip() for k in o.get('data', {})):
+                out.append(f'cell {i}: a figure has no alt text (figure(fig, alt))')
             if re.search(r'\bnan\b', re.sub(r'<[^>]+>', ' ', text), re.I): out.append(f"cell {i}: shows 'nan'")
     out += [f'section "## {s}" is missing' for s in sections if s not in found]
     return out
 
 # ---- 5. rendering (offline nbconvert templates)
+
+_ALT = r"""
+{#- a figure's alt text: the `alt` of its output metadata (the notebooks' `figure(fig, alt)`), else empty, which the
+    checks of step 4 reject; nbconvert would write "No description has been provided for this image" -#}
+{%- block data_png scoped -%}
+{{ super() | replace('<img', '<img alt="' ~ (output | get_metadata('alt', 'image/png') or '') | escape_html ~ '"', 1) }}
+{%- endblock data_png -%}
+{%- block data_jpg scoped -%}
+{{ super() | replace('<img', '<img alt="' ~ (output | get_metadata('alt', 'image/jpeg') or '') | escape_html ~ '"', 1) }}
+{%- endblock data_jpg -%}
+"""
 
 _HTML_TEMPLATE = r"""{%- extends 'lab/index.html.j2' -%}
 {#- the lab template without anything fetched from a CDN (require.js, MathJax, mermaid, widgets) -#}
@@ -185,7 +198,7 @@ Reveal.initialize({controls: true, progress: true, hash: true, slideNumber: 'c/t
 def _write_templates(folder: Path) -> Path:
     for name, text, base in (('ocr6_html', _HTML_TEMPLATE, 'lab'), ('ocr6_slides', _SLIDES_TEMPLATE, 'reveal')):
         d = folder/name; d.mkdir(parents=True, exist_ok=True)
-        (d/'index.html.j2').write_text(text, encoding='utf-8')
+        (d/'index.html.j2').write_text(text + _ALT, encoding='utf-8')
         conf = {'base_template': base, 'mimetypes': {'text/html': True}}
         if base == 'reveal': conf['preprocessors'] = {'500-reveal': {'type': 'nbconvert.exporters.slides._RevealMetadataPreprocessor', 'enabled': True}}
         (d/'conf.json').write_text(json.dumps(conf), encoding='utf-8')

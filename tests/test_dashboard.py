@@ -222,3 +222,59 @@ def test_advisor_notebook_only_composes_app():
     assert len(code) == 1 and 'App.from_env()' in code[0] and 'app.container' in code[0] and 'title_tag()' in code[0]
     assert not any(c.get('outputs') for c in nb.cells if c.cell_type == 'code')
     assert 'open(' not in code[0] and 'read_csv' not in code[0]  # all data comes from the API
+
+
+def _css_rules() -> list[tuple[str, str]]:
+    "The dashboard's CSS as (selector, declarations) pairs, read from the string the module injects."
+    from ocr6_scoring.dashboard import CSS
+    return [(s.strip(), d) for s, d in __import__('re').findall(r'([^{}<>]+)\{([^}]*)\}', CSS)]
+
+
+def test_focus_outline_contrast():
+    "WCAG 1.4.11 / 2.4.11: the keyboard focus outline has at least 3:1 against white and every container background."
+    import re
+    rules = _css_rules()
+    focus = [d for s, d in rules if ':focus-visible' in s]
+    assert len(focus) == 1, rules
+    outline = re.search(r'outline\s*:[^;]*?(#[0-9a-fA-F]{6})\b', focus[0]).group(1)
+    assert '!important' in focus[0]  # else the widgets' own `.jupyter-button:focus:enabled` rule wins on buttons
+    backgrounds = {c for s, d in rules if 'button' not in s  # a focused button is ringed, its own fill is not beside the outline
+                   for c in re.findall(r'background\s*:\s*(#[0-9a-fA-F]{6})\b', d)}
+    assert {BACKGROUND, BADGE['granted'], BADGE['refused']} <= backgrounds, backgrounds
+    for bg in {'#ffffff', *backgrounds}:
+        assert contrast_ratio(outline, bg) >= 3, (outline, bg, round(contrast_ratio(outline, bg), 2))
+
+
+def _tick_labels(chart, data, monkeypatch) -> tuple[list[str], str]:
+    "The y tick labels a chart function draws (read from the figure it renders), and its text alternative."
+    import ocr6_scoring.dashboard as dash
+    figs = []
+    real = dash.chart_html
+    monkeypatch.setattr(dash, 'chart_html', lambda fig, text, **kw: figs.append(fig) or real(fig, text, **kw))
+    _, txt = chart(data)
+    return [t.get_text() for t in figs[0].axes[0].get_yticklabels()], txt
+
+
+LONG = ['Previous product type (walk-in or cross-sell)', 'Previous interest-rate group: middle (share)']
+
+@pytest.mark.parametrize('kind', ['importance', 'contributions'])
+def test_long_feature_names_wrapped_not_cut(kind, monkeypatch):
+    "Long names are wrapped on two lines that keep every word; the text alternative holds the full name."
+    from ocr6_scoring.dashboard import importance_chart, contributions_chart
+    huge = 'Number of previous applications refused in the last five years at any lender of the bureau'
+    names = [*LONG, huge, 'Age']
+    if kind == 'importance':
+        chart, data = importance_chart, [{'group': f'g{i}', 'label': n, 'importance': 4. - i} for i, n in enumerate(names)]
+    else:
+        chart, data = contributions_chart, {'probability': .3, 'base_probability': .1, 'contributions': [
+            {'label': n, 'probability_points': (-1) ** i * (4. - i)} for i, n in enumerate(names)]}
+    ticks, txt = _tick_labels(chart, data, monkeypatch)
+    assert len(ticks) == len(names)
+    for n in LONG:
+        shown = [t for t in ticks if t.split()[:2] == n.split()[:2]]
+        assert len(shown) == 1 and ' '.join(shown[0].split()) == n, (n, ticks)  # every word, across the lines
+        assert 1 < len(shown[0].splitlines()) <= 2
+    cut = [t for t in ticks if t.startswith('Number')][0]
+    assert len(cut.splitlines()) == 2 and cut.endswith('…'), cut  # too long for two lines: abbreviated, with an ellipsis
+    assert 'Age' in ticks
+    for n in names: assert n in txt  # the text alternative (alt and disclosure) names each feature in full

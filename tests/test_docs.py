@@ -120,6 +120,59 @@ def test_slides_page(built):
     assert f"{built['holdout']['auc']:.3f}" in text
     assert '<script>' in page  # the viewer (reveal.js or the built-in one) is inlined
 
+DEFAULT_ALT = 'No description has been provided for this image'  # what nbconvert writes on an <img> without alt
+
+def image_alts(page: str) -> list[str|None]:
+    "The alt attribute of each <img> of a page (None when absent)."
+    from html.parser import HTMLParser
+    alts = []
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == 'img': alts.append(dict(attrs).get('alt'))
+    Images().feed(page)
+    return alts
+
+def test_figures_have_specific_alt(built):
+    "Every figure of the note and the slides says what it shows: no nbconvert default, no empty alt, no two alike."
+    for name, least in (('methodology', 8), ('slides', 5)):
+        alts = image_alts((built['out']/f'{name}.html').read_text(encoding='utf-8'))
+        assert len(alts) >= least, (name, len(alts))
+        bad = [a for a in alts if not a or not a.strip() or a == DEFAULT_ALT or len(a) < 40]
+        assert not bad, (name, bad)
+        assert len(set(alts)) == len(alts), (name, alts)
+
+def _figure_notebook(alts):
+    "A two-slide notebook whose figures are PNG outputs carrying these alt texts in their metadata (None: no alt)."
+    import base64, io, nbformat
+    import matplotlib; matplotlib.use('Agg')
+    from matplotlib.figure import Figure
+    buf = io.BytesIO(); Figure(figsize=(1, 1)).savefig(buf, format='png'); png = base64.b64encode(buf.getvalue()).decode()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell('# Figures')]
+    for i, a in enumerate(alts):
+        out = nbformat.v4.new_output('display_data', data={'image/png': png, 'text/plain': '<Figure>'},
+                                     metadata={} if a is None else {'image/png': {'alt': a}})
+        nb.cells += [nbformat.v4.new_markdown_cell(f'## Slide {i}'), nbformat.v4.new_code_cell('figure()', outputs=[out])]
+    return nb
+
+def test_alt_metadata_rendered(tmp_path):
+    "The renderer writes a figure output's `alt` metadata on its <img>, in the note and in the slides (fast, no build)."
+    import nbformat
+    d = load_docs()
+    alts = ['Line chart of the first thing, rising from 0.5 to 0.7 "quoted" & escaped', 'Bar chart of the second thing, by group']
+    nbformat.write(_figure_notebook(alts), tmp_path/'f.ipynb')
+    templates = d._write_templates(tmp_path/'templates')
+    d.render_notebook(tmp_path/'f.ipynb', tmp_path/'f.html', templates, hide_code=True)
+    d.render_slides(tmp_path/'f.ipynb', tmp_path/'s.html', templates, None)
+    for page in ('f.html', 's.html'):
+        assert image_alts((tmp_path/page).read_text(encoding='utf-8')) == alts, page
+
+def test_figure_without_alt_is_a_problem(tmp_path):
+    "The build's check of the executed notebooks names a figure output without alt text."
+    import nbformat
+    nbformat.write(_figure_notebook(['A chart with a proper description of what it shows', None]), tmp_path/'f.ipynb')
+    assert load_docs().problems(tmp_path/'f.ipynb') == ['cell 4: a figure has no alt text (figure(fig, alt))']
+
 def test_pages_are_offline(built):
     from ocr6_scoring.drift import network_references
     pages = sorted(built['out'].glob('*.html'))
