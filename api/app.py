@@ -19,7 +19,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from pydantic import AfterValidator, BaseModel, BeforeValidator, WithJsonSchema, ConfigDict, Field, create_model
-from ocr6_scoring.data import CHILD_TABLES, REQUIRED, SCHEMA
+from ocr6_scoring.data import CHILD_TABLES, REQUIRED, SCHEMA, domain_range
 from ocr6_scoring.service import MAX_BATCH, Service, ServiceError
 from api.guard import BodyGuard, limits
 
@@ -40,10 +40,10 @@ def _number(v):
 
 # no silent coercion: true and "100002" are not ids or counts, a number is not a category; an integer may be written 1000.0
 # or 1e3 (JSON Schema's integer: a number without a fractional part), not 1000.5
+_RANGE = {'key': (0, _KEY_MAX), 'int': (-(2**31 - 1), 2**31 - 1), 'float': (-_FLOAT32_MAX, _FLOAT32_MAX)}  # what the features can hold
 _INT = lambda lo, hi: Annotated[int, Field(ge=lo, le=hi), BeforeValidator(_number)]
-_PY = {'key': _INT(0, _KEY_MAX), 'int': _INT(-(2**31 - 1), 2**31 - 1),
-       'float': Annotated[float, Field(ge=-_FLOAT32_MAX, le=_FLOAT32_MAX, allow_inf_nan=False, strict=True)],
-       'cat': Annotated[str, Field(max_length=200, strict=True), AfterValidator(_text)]}
+_FLOAT = lambda lo, hi: Annotated[float, Field(ge=lo, le=hi, allow_inf_nan=False, strict=True)]
+_TEXT = Annotated[str, Field(max_length=200, strict=True), AfterValidator(_text)]
 
 def _digits(v):
     "A client id in a path or query is plain decimal digits: not +100002, 100_002, 100002.0 or ' 100002'."
@@ -71,10 +71,18 @@ def validation_errors(errors) -> list[dict]:
         out.append(item)
     return out
 
+def _typed(table: str, c: str, kind: str):
+    "The field's type; an application's numbers are also held to their column's domain (`data.domain_range`), in the schema."
+    if kind == 'cat': return _TEXT
+    lo, hi = _RANGE[kind]
+    if table.startswith('application') and kind != 'key':
+        dlo, dhi = domain_range(c); lo, hi = max(lo, dlo), min(hi, dhi)
+    return _INT(int(lo), int(hi)) if kind in ('key', 'int') else _FLOAT(lo, hi)
+
 def _record_model(table: str, name: str, required=(), exclude=(), omissible=()):
     "A record of `table`: `required` fields, `omissible` ones (may be left out, not null), the others nullable (a missing value)."
-    fields = {c: ((_PY[k], ...) if c in required else (_PY[k], None) if c in omissible else (Optional[_PY[k]], None))
-              for c, k in SCHEMA[table].items() if c not in exclude}
+    fields = {c: ((t, ...) if c in required else (t, None) if c in omissible else (Optional[t], None))
+              for c, k in SCHEMA[table].items() if c not in exclude for t in [_typed(table, c, k)]}
     return create_model(name, __config__=_strict, **fields)
 
 Application = _record_model('application_test', 'Application', required=('SK_ID_CURR',))
