@@ -4,16 +4,17 @@
 
 # %% ../nbs/11_cli.ipynb #e930a62a
 from __future__ import annotations
-import argparse, sys, os
+import argparse, contextlib, os, signal, sys, threading
 from pathlib import Path
+from types import SimpleNamespace
 import pandas as pd
 from . import __version__
 from .data import DataError, load_tables, summarise
 
 # %% auto #0
-__all__ = ['REPO', 'TRAIN_NOTEBOOK', 'DEMO_DIR', 'cmd_summary', 'cmd_synth', 'cmd_train', 'cmd_score', 'cmd_drift', 'cmd_serve',
-           'cmd_dashboard', 'StartError', 'free_port', 'wait_until', 'wait_http', 'stop_processes', 'cmd_demo',
-           'build_parser', 'main']
+__all__ = ['REPO', 'TRAIN_NOTEBOOK', 'STOP_SIGNALS', 'DEMO_DIR', 'cmd_summary', 'cmd_synth', 'cmd_train', 'cmd_score',
+           'cmd_drift', 'cmd_serve', 'cmd_dashboard', 'StartError', 'free_port', 'wait_until', 'wait_http',
+           'stop_processes', 'stop_on_signals', 'ignoring_signals', 'services', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #b989c590
 def cmd_summary(args):
@@ -127,17 +128,29 @@ def cmd_serve(args):
     from ocr6_scoring.tracking import Bundle, bundle_path
     model = args.model or bundle_path(tracking_uri=args.tracking_uri or os.environ.get('OCR6_TRACKING_URI'))
     Bundle.load(model)  # refuse a missing or altered bundle before binding the port, naming the file
+    load_tables(args.data_dir, tables=[], require=['application_test'])  # and a folder without the clients (nothing is read)
     os.environ.update(OCR6_MODEL_DIR=str(Path(model).resolve()), OCR6_DATA_DIR=str(Path(args.data_dir).resolve()))
     if args.database_url: os.environ['OCR6_DATABASE_URL'] = args.database_url
     if args.drift_report: os.environ['OCR6_DRIFT_REPORT'] = str(Path(args.drift_report).resolve())
     print(f"API on http://{args.host}:{args.port}/docs (model {model}, clients of {args.data_dir}); Ctrl-C to stop.", flush=True)
-    uvicorn.run('api.app:app', host=args.host, port=args.port, workers=1, log_level=args.log_level)
+    hup = signal.getsignal(signal.SIGHUP)  # uvicorn stops in order on SIGINT and SIGTERM only: a closed terminal is sent as SIGTERM
+    if callable(hup): signal.signal(signal.SIGHUP, lambda *_: signal.raise_signal(signal.SIGTERM))
+    from api.guard import server_options  # the guarded protocol: head-size and head-time limits (see api/guard.py)
+    try: uvicorn.run('api.app:app', host=args.host, port=args.port, workers=1, log_level=args.log_level, **server_options())
+    except KeyboardInterrupt: pass  # uvicorn has shut down in order, then raised again the signal that stopped it
+    finally:
+        if callable(hup): signal.signal(signal.SIGHUP, hup)
     return 0
 
 def cmd_dashboard(args):
     "Serve the advisers' dashboard (Voilà) against a running API."
-    from ocr6_scoring.dashboard import serve_dashboard
-    return serve_dashboard(args.api_url, port=args.port, token=os.environ.get('OCR6_API_TOKEN'))
+    from ocr6_scoring.dashboard import dashboard_command
+    argv, env = dashboard_command(args.api_url, args.port, os.environ.get('OCR6_API_TOKEN'))
+    print(f"Advisers' dashboard on http://127.0.0.1:{args.port}/ (API {args.api_url}); Ctrl-C to stop.", flush=True)
+    with services() as start:  # Voilà in its own process group, stopped with its kernels however this command ends
+        voila = start(argv, env=env)
+        try: return voila.wait()
+        except KeyboardInterrupt: return 0
 
 # %% ../nbs/11_cli.ipynb #2d90e01f
 class StartError(RuntimeError):
@@ -187,6 +200,46 @@ def stop_processes(*procs, timeout: float=15):
             p.wait(5)
         with contextlib.suppress(ProcessLookupError): os.killpg(p.pid, signal.SIGKILL)  # children left behind (kernels)
 
+# %% ../nbs/11_cli.ipynb #3c1e5b7a
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a supervisor's stop, a closed terminal
+
+@contextlib.contextmanager
+def stop_on_signals(signums: tuple=STOP_SIGNALS):
+    "In the block, each of `signums` raises `KeyboardInterrupt`, as Ctrl-C does; the first one received is kept as `.signum`."
+    got = SimpleNamespace(signum=None)
+    if threading.current_thread() is not threading.main_thread(): yield got; return  # only the main thread receives signals
+    def handler(signum, frame):
+        if got.signum is None: got.signum = signum
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+    old = {s: signal.getsignal(s) for s in signums}
+    for s, h in old.items():
+        if h is not signal.SIG_IGN: signal.signal(s, handler)
+    try: yield got
+    finally:
+        for s, h in old.items(): signal.signal(s, signal.SIG_DFL if h is None else h)
+
+# %% ../nbs/11_cli.ipynb #fa6387b4
+@contextlib.contextmanager
+def ignoring_signals(signums: tuple=STOP_SIGNALS):
+    "In the block, `signums` are ignored: a second Ctrl-C does not cut short the stop under way (which must be bounded)."
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in signums}
+    try: yield
+    finally:
+        for s, h in old.items(): signal.signal(s, signal.SIG_DFL if h is None else h)
+
+# %% ../nbs/11_cli.ipynb #790294ab
+@contextlib.contextmanager
+def services():
+    "Yield `start(argv, **popen_kw)`, which starts a service in its own process group; leaving the block stops every group started."
+    import subprocess
+    procs = []
+    def start(argv, **kw) -> subprocess.Popen:
+        procs.append(subprocess.Popen(argv, start_new_session=True, **kw)); return procs[-1]
+    try: yield start
+    finally:
+        with ignoring_signals(): stop_processes(*procs)
+
 # %% ../nbs/11_cli.ipynb #fff89cbf
 DEMO_DIR = Path('data/demo')  # the synthetic demo data (generated on first use)
 
@@ -235,30 +288,28 @@ def cmd_demo(args):
     cmds = [[exe, 'serve', '--model', str(champ), '--data-dir', str(data), '--port', str(ports[0]), '--drift-report', str(drift.with_suffix('.json'))],
             [exe, 'dashboard', '--api-url', api_url, '--port', str(ports[1])],
             [sys.executable, '-m', 'mlflow', 'ui', '--backend-store-uri', uri, '--host', '127.0.0.1', '--port', str(ports[2])]]
-    procs = []
-    try:
-        for c, log in zip(cmds, logs):
-            procs.append(subprocess.Popen(c, stdout=open(log, 'w'), stderr=subprocess.STDOUT, start_new_session=True, cwd=str(work)))
-        tok = os.environ.get('OCR6_API_TOKEN'); hdr = {'Authorization': f'Bearer {tok}'} if tok else None
-        wait_http(f'{api_url}/health', procs[0], logs[0], 'the API')
-        wait_http(dash_url, procs[1], logs[1], 'the dashboard')
-        wait_http(mlf_url, procs[2], logs[2], 'the MLflow UI')
-        print(f"\n  API (OpenAPI docs)   {api_url}/docs\n  Advisers' dashboard  {dash_url}/\n  MLflow UI            {mlf_url}/"
-              + ('' if args.no_docs else f"\n  Methodology site     {site/'index.html'}") + f"\n  Logs                 {work}/*.log", flush=True)
-        if args.check:
-            import httpx
-            cid = httpx.get(f'{api_url}/clients', params={'limit': 1}, headers=hdr, timeout=30).json()['items'][0]
-            s = httpx.get(f'{api_url}/clients/{cid}/score', headers=hdr, timeout=30).json()
-            print(f"check: client {cid} -> probability {s['probability']:.3f}, {s['decision']} (threshold {s['threshold']:.3f})")
-            return 0
-        print('Ctrl-C stops all three.', flush=True)
-        while all(p.poll() is None for p in procs): time.sleep(1)
-        dead = next(i for i, p in enumerate(procs) if p.poll() is not None)
-        print(f"{['API', 'dashboard', 'MLflow UI'][dead]} stopped (see {logs[dead]}); stopping the others.", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print('\nStopping...', flush=True); return 0
-    finally: stop_processes(*procs)
+    with services() as start:  # however the demo ends (Ctrl-C, SIGTERM, an error, --check), its three process groups are stopped
+        try:
+            procs = [start(c, stdout=open(log, 'w'), stderr=subprocess.STDOUT, cwd=str(work)) for c, log in zip(cmds, logs)]
+            tok = os.environ.get('OCR6_API_TOKEN'); hdr = {'Authorization': f'Bearer {tok}'} if tok else None
+            wait_http(f'{api_url}/health', procs[0], logs[0], 'the API')
+            wait_http(dash_url, procs[1], logs[1], 'the dashboard')
+            wait_http(mlf_url, procs[2], logs[2], 'the MLflow UI')
+            print(f"\n  API (OpenAPI docs)   {api_url}/docs\n  Advisers' dashboard  {dash_url}/\n  MLflow UI            {mlf_url}/"
+                  + ('' if args.no_docs else f"\n  Methodology site     {site/'index.html'}") + f"\n  Logs                 {work}/*.log", flush=True)
+            if args.check:
+                import httpx
+                cid = httpx.get(f'{api_url}/clients', params={'limit': 1}, headers=hdr, timeout=30).json()['items'][0]
+                s = httpx.get(f'{api_url}/clients/{cid}/score', headers=hdr, timeout=30).json()
+                print(f"check: client {cid} -> probability {s['probability']:.3f}, {s['decision']} (threshold {s['threshold']:.3f})")
+                return 0
+            print('Ctrl-C stops all three.', flush=True)
+            while all(p.poll() is None for p in procs): time.sleep(1)
+            dead = next(i for i, p in enumerate(procs) if p.poll() is not None)
+            print(f"{['API', 'dashboard', 'MLflow UI'][dead]} stopped (see {logs[dead]}); stopping the others.", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print('\nStopping...', flush=True); return 0
 
 # %% ../nbs/11_cli.ipynb #fa7809a4
 def build_parser() -> argparse.ArgumentParser:
@@ -280,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--drift', type=float, default=0.0, help='strength of the shift of the new applicants (0 = none, 1 = clear)')
     s.add_argument('--force', action='store_true', help='replace a non-empty output folder')
     s.add_argument('--quiet', action='store_true', help='no progress bars')
-    s.set_defaults(func=cmd_synth)
+    s.set_defaults(func=cmd_synth, interrupted='nothing was written')  # it writes into a temporary folder, removed on any error
 
     s = sub.add_parser('train', help='train a scorer and write a model bundle', description=cmd_train.__doc__)
     s.add_argument('--data-dir', required=True, help='folder with application_train (+ child tables)')
@@ -307,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--seed', type=int, default=0)
     s.add_argument('--force', action='store_true', help='replace an existing bundle folder')
     s.add_argument('--quiet', action='store_true', help='no progress bars')
-    s.set_defaults(func=cmd_train)
+    s.set_defaults(func=cmd_train, interrupted='no bundle was written')  # written last, into a temporary folder renamed when complete
 
     s = sub.add_parser('score', help='score application_test of a folder with a bundle', description=cmd_score.__doc__)
     s.add_argument('--model', required=True, help='model bundle folder')
@@ -362,8 +413,12 @@ def main(argv: list[str]|None=None) -> int:
     args = p.parse_args(argv)
     if not getattr(args, 'func', None):
         p.print_help(); return 0
-    try: return args.func(args) or 0
-    except Exception as e:
-        from ocr6_scoring.model import ModelError, BundleError
-        if not isinstance(e, (DataError, ModelError, BundleError, FileNotFoundError, FileExistsError, StartError)): raise
-        print(f"ocr6 {args.command}: error: {e}", file=sys.stderr); return 2
+    with stop_on_signals() as stop:
+        try: return args.func(args) or 0
+        except BaseException as e:
+            from ocr6_scoring.model import ModelError, BundleError
+            if stop.signum is not None or isinstance(e, KeyboardInterrupt):  # even if a library made the interruption its own error
+                print(f"ocr6 {args.command}: interrupted" + (f"; {args.interrupted}" if getattr(args, 'interrupted', None) else ''), file=sys.stderr)
+                return 128 + (stop.signum or signal.SIGINT)
+            if not isinstance(e, (DataError, ModelError, BundleError, FileNotFoundError, FileExistsError, StartError)): raise
+            print(f"ocr6 {args.command}: error: {e}", file=sys.stderr); return 2

@@ -1,5 +1,5 @@
 "Regression tests for the defects an outside attack found (issue 19): each failed before its fix."
-import json, shutil
+import contextlib, json, os, shutil
 from pathlib import Path
 import pytest
 from conftest import ocr6
@@ -81,3 +81,52 @@ def test_signed_bundles(sample_bundle, clients_dir, tmp_path, monkeypatch):
     (signed/'manifest.json').write_text(json.dumps(m, indent=1))
     with pytest.raises(BundleError, match='manifest.sig does not match manifest.json'): Bundle.load(signed)
     with pytest.raises(BundleError, match='signed with another key'): Bundle.load(other)
+
+@pytest.fixture
+def served(sample_bundle, clients_dir, tmp_path):
+    "`ocr6 serve` on 127.0.0.1 with short guard timeouts (2 s); yields its port."
+    import subprocess, sys
+    from ocr6_scoring.cli import free_port, stop_processes, wait_http
+    port, log = free_port(), tmp_path/'serve.log'
+    env = {**os.environ, 'OCR6_HEAD_TIMEOUT': '2', 'OCR6_BODY_TIMEOUT': '2', 'OCR6_API_TOKEN': ''}
+    exe = Path(sys.executable).parent/'ocr6'
+    proc = subprocess.Popen([str(exe), 'serve', '--model', str(sample_bundle), '--data-dir', str(clients_dir), '--host', '127.0.0.1',
+                             '--port', str(port), '--database-url', f"sqlite:///{tmp_path/'audit.db'}"],
+                            stdout=open(log, 'w'), stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    try:
+        wait_http(f'http://127.0.0.1:{port}/health', proc, log, 'the API', timeout=300)
+        yield port
+    finally: stop_processes(proc)
+
+def _closed(s, wait: float) -> bool:
+    "True if the server closed the socket within `wait` seconds (EOF or reset), reading and ignoring any answer first."
+    import socket, time
+    s.settimeout(0.5); end = time.monotonic() + wait
+    while time.monotonic() < end:
+        try:
+            if s.recv(65536) == b'': return True
+        except socket.timeout: continue
+        except (ConnectionResetError, BrokenPipeError): return True
+    return False
+
+def test_idle_and_half_sent_connections_are_closed(served):
+    "50 of 50 idle or half-sent connections were still open after 120 s; a 1 MB Authorization header was read and processed."
+    import socket, httpx
+    idle = [socket.create_connection(('127.0.0.1', served)) for _ in range(10)]
+    half = [socket.create_connection(('127.0.0.1', served)) for _ in range(10)]
+    for s in half: s.sendall(b'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ')  # a request head never finished
+    slow = socket.create_connection(('127.0.0.1', served))  # a body that never arrives whole
+    slow.sendall(b'POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"appl')
+    assert all(_closed(s, 8) for s in idle + half)
+    slow.settimeout(8); answer = b''
+    while chunk := slow.recv(65536): answer += chunk  # until the server closes it
+    assert answer.startswith(b'HTTP/1.1 408') and b'not received within 2 s' in answer
+    big = socket.create_connection(('127.0.0.1', served))
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        big.sendall(b'GET /model HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ' + b'x' * (1 << 20) + b'\r\n\r\n')
+    big.settimeout(8)
+    try: answer = big.recv(65536)
+    except ConnectionResetError: answer = b''
+    assert answer.startswith(b'HTTP/1.1 400') or answer == b'', answer[:200]  # refused at the 16 KiB head limit, never processed
+    for s in idle + half + [slow, big]: s.close()
+    assert httpx.get(f'http://127.0.0.1:{served}/health').json() == {'status': 'ok'}  # and the server is still answering
