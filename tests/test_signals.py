@@ -39,10 +39,15 @@ def _running(procs) -> list[str]:
     return out
 
 
+def _default_signals():
+    "In the child: the stop signals at their defaults, as a terminal or a service manager starts a command (a shell's background job ignores SIGINT)."
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP): signal.signal(s, signal.SIG_DFL)
+
 def _start(tmp_path, *args) -> tuple[subprocess.Popen, Path]:
     log = tmp_path/'ocr6.log'
     with open(log, 'w') as out:  # its own session: the signal reaches the ocr6 process only, as from a supervisor
-        p = subprocess.Popen([EXE, *map(str, args)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+        p = subprocess.Popen([EXE, *map(str, args)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path,
+                             preexec_fn=_default_signals)
     return p, log
 
 
@@ -117,7 +122,7 @@ def synth_dir(tmp_path_factory) -> Path:
 def test_interrupted_train_is_one_line_and_writes_nothing(synth_dir, tmp_path, sig):
     out = tmp_path/'models'/'model'
     p = subprocess.Popen([EXE, 'train', '--data-dir', synth_dir, '--out', out, '--quiet'], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=_default_signals)
     try:
         time.sleep(6)  # reading the data, building the features, tuning: far from done
         assert p.poll() is None, f'train ended before the signal ({p.returncode}):\n{p.stderr.read()[-3000:]}'
