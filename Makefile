@@ -10,7 +10,7 @@ DEMO_DATA := data/demo
 DATA_DIR ?= $(DEMO_DATA)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help install demo test check nbtest pytest chromium export docs bench readme clean
+.PHONY: help install demo test check nbtest pytest chromium postgres export docs bench readme clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,7 +41,13 @@ chromium: ## Debian chromium for the browser tests (apt-get when missing; needs 
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-test: check nbtest chromium pytest ## everything CI checks, in order
+postgres: ## Debian's PostgreSQL server binaries for the tests' throwaway servers (apt-get when missing; needs root or sudo)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { echo "Installing PostgreSQL for the tests (apt-get)..."; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
+test: export OCR6_REQUIRE_POSTGRES := 1
+test: check postgres nbtest chromium pytest ## everything CI checks, in order (a throwaway PostgreSQL server where tests need one)
 
 export: $(STAMP) ## notebooks -> library and README, then clean the notebooks
 	$(BIN)/nbdev_export

@@ -215,6 +215,7 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
              408: {'model': ErrorDetail, 'description': 'the body did not arrive in time (api.guard)'},
              413: {'model': ErrorDetail, 'description': "a body over the route's size limit (api.guard)"},
              415: {'model': ErrorDetail, 'description': 'a body that is not sent as application/json'}}
+    E503 = {503: {'model': ErrorDetail, 'description': 'the audit log cannot be reached: the decision is not given (retry later)'}}
     guarded = [Depends(Bearer(auto_error=False, scheme_name='HTTPBearer'))] if secret else []  # the schema says what is required
 
     @app.get('/health', response_model=Health)
@@ -242,10 +243,10 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
 
     # the two hot routes run on the event loop: their answers are lookups (computed at start-up or kept), and they await the
     # audit commit instead of holding a worker thread; the CPU-bound routes below stay plain `def` (threadpool)
-    @app.get('/clients/{client_id}/score', response_model=Score, dependencies=guarded, responses={**E401, **E404})
+    @app.get('/clients/{client_id}/score', response_model=Score, dependencies=guarded, responses={**E401, **E404, **E503})
     async def score(request: Request, client_id: ClientId): return await svc(request).score_async(client_id)
 
-    @app.get('/clients/{client_id}/explanation', response_model=Explanation, dependencies=guarded, responses={**E401, **E404})
+    @app.get('/clients/{client_id}/explanation', response_model=Explanation, dependencies=guarded, responses={**E401, **E404, **E503})
     async def explanation(request: Request, client_id: ClientId, top: int = Query(5, ge=1, le=50)):
         return await svc(request).explanation_async(client_id, top)
 
@@ -253,15 +254,15 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
     def similar(request: Request, client_id: ClientId, k: int = Query(10, ge=1, le=500)):
         return svc(request).similar(client_id, k)
 
-    @app.post('/clients/{client_id}/what-if', response_model=WhatIf, dependencies=guarded, responses={**E401, **E404, **E422, **EBODY})
+    @app.post('/clients/{client_id}/what-if', response_model=WhatIf, dependencies=guarded, responses={**E401, **E404, **E422, **EBODY, **E503})
     def what_if(request: Request, body: WhatIfRequest, client_id: ClientId):
         return svc(request).what_if(client_id, body.overrides.model_dump(exclude_unset=True))
 
-    @app.post('/score', response_model=Score, dependencies=guarded, responses={**E401, **E422, **EBODY})
+    @app.post('/score', response_model=Score, dependencies=guarded, responses={**E401, **E422, **EBODY, **E503})
     def score_raw(request: Request, body: ScoreRequest):  # type: ignore[valid-type]
         return svc(request).score_application(body.model_dump(exclude_unset=True))
 
-    @app.post('/score/batch', response_model=Batch, dependencies=guarded, responses={**E401, **E422, **EBODY})
+    @app.post('/score/batch', response_model=Batch, dependencies=guarded, responses={**E401, **E422, **EBODY, **E503})
     def score_batch(request: Request, body: BatchRequest):  # type: ignore[valid-type]
         return svc(request).score_batch(body.model_dump(exclude_unset=True))
 

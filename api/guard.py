@@ -73,15 +73,15 @@ class BodyGuard:
         await self.app(scope, replay, send)
 
 class GuardedH11(H11Protocol):
-    "uvicorn's h11 protocol, closing a connection that has not sent a complete request head within `head_timeout`."
-    head_timeout = 10.0
-
+    "uvicorn's h11 protocol, closing a connection that has not sent a complete request head within OCR6_HEAD_TIMEOUT."
     def connection_made(self, transport):
-        super().connection_made(transport); self._arm()
+        super().connection_made(transport)
+        self._head_timeout = limits()['head_timeout']  # read per connection: every worker process sees the same environment
+        self._arm()
 
     def _arm(self):
         self._head_seen = self.cycle
-        self._head_timer = self.loop.call_later(self.head_timeout, self._expire)
+        self._head_timer = self.loop.call_later(self._head_timeout, self._expire)
 
     def _expire(self):
         idle = self.cycle is None or self.cycle.response_complete
@@ -92,8 +92,7 @@ class GuardedH11(H11Protocol):
         if getattr(self, '_head_timer', None) is not None: self._head_timer.cancel()
         super().connection_lost(exc)
 
-def server_options(lim: dict|None=None) -> dict:
+def server_options() -> dict:
     "uvicorn settings of `ocr6 serve`: the guarded h11 protocol (16 KiB heads, head timeout) and a short keep-alive."
-    lim = lim or limits()
-    proto = type('GuardedH11', (GuardedH11,), {'head_timeout': lim['head_timeout']})
-    return {'http': proto, 'timeout_keep_alive': 5}
+    limits()  # a malformed limit stops the server here, before any worker starts
+    return {'http': 'api.guard:GuardedH11', 'timeout_keep_alive': 5}  # by name: worker processes import it themselves

@@ -13,8 +13,9 @@ from .data import DataError, load_tables, summarise
 
 # %% auto #0
 __all__ = ['REPO', 'TRAIN_NOTEBOOK', 'STOP_SIGNALS', 'DEMO_DIR', 'cmd_summary', 'cmd_synth', 'cmd_train', 'cmd_score',
-           'cmd_drift', 'cmd_serve', 'cmd_dashboard', 'StartError', 'free_port', 'wait_until', 'wait_http',
-           'stop_processes', 'stop_on_signals', 'ignoring_signals', 'services', 'cmd_demo', 'build_parser', 'main']
+           'cmd_drift', 'is_loopback', 'cmd_serve', 'cmd_dashboard', 'StartError', 'free_port', 'wait_until',
+           'wait_http', 'stop_processes', 'stop_on_signals', 'ignoring_signals', 'services', 'cmd_demo', 'build_parser',
+           'main']
 
 # %% ../nbs/11_cli.ipynb #b989c590
 def cmd_summary(args):
@@ -122,21 +123,36 @@ def cmd_drift(args):
     print(s['line'])
     return 0
 
+def is_loopback(host: str) -> bool:
+    "Whether `host` is reachable from this machine only (localhost, 127.0.0.0/8, ::1)."
+    import ipaddress
+    if host == 'localhost': return True
+    try: return ipaddress.ip_address(host).is_loopback
+    except ValueError: return False
+
 def cmd_serve(args):
-    "Serve the scoring API (FastAPI + uvicorn) on a verified bundle and the clients of a data folder."
+    "Serve the scoring API (FastAPI + uvicorn, --workers processes) on a verified bundle and the clients of a data folder."
     import uvicorn
     from ocr6_scoring.tracking import Bundle, bundle_path
+    if not is_loopback(args.host) and not os.environ.get('OCR6_API_TOKEN'):
+        print(f"ocr6 serve: error: --host {args.host} would expose the API without a token: set OCR6_API_TOKEN (and put a reverse "
+              "proxy with TLS in front), or keep --host 127.0.0.1", file=sys.stderr); return 2
+    if args.workers < 1: print(f'ocr6 serve: error: --workers {args.workers}: at least 1', file=sys.stderr); return 2
+    url = args.database_url or os.environ.get('OCR6_DATABASE_URL') or 'sqlite'
+    if args.workers > 1 and url.startswith('sqlite'):
+        print(f'ocr6 serve: note: {args.workers} workers share a SQLite audit log, which takes one writer at a time; '
+              'PostgreSQL (--database-url postgresql+psycopg://...) lets them write together', file=sys.stderr)
     model = args.model or bundle_path(tracking_uri=args.tracking_uri or os.environ.get('OCR6_TRACKING_URI'))
     Bundle.load(model)  # refuse a missing or altered bundle before binding the port, naming the file
     load_tables(args.data_dir, tables=[], require=['application_test'])  # and a folder without the clients (nothing is read)
     os.environ.update(OCR6_MODEL_DIR=str(Path(model).resolve()), OCR6_DATA_DIR=str(Path(args.data_dir).resolve()))
     if args.database_url: os.environ['OCR6_DATABASE_URL'] = args.database_url
     if args.drift_report: os.environ['OCR6_DRIFT_REPORT'] = str(Path(args.drift_report).resolve())
-    print(f"API on http://{args.host}:{args.port}/docs (model {model}, clients of {args.data_dir}); Ctrl-C to stop.", flush=True)
+    print(f"API on http://{args.host}:{args.port}/docs ({args.workers} worker{'s' * (args.workers > 1)}; model {model}, clients of {args.data_dir}); Ctrl-C to stop.", flush=True)
     hup = signal.getsignal(signal.SIGHUP)  # uvicorn stops in order on SIGINT and SIGTERM only: a closed terminal is sent as SIGTERM
     if callable(hup): signal.signal(signal.SIGHUP, lambda *_: signal.raise_signal(signal.SIGTERM))
     from api.guard import server_options  # the guarded protocol: head-size and head-time limits (see api/guard.py)
-    try: uvicorn.run('api.app:app', host=args.host, port=args.port, workers=1, log_level=args.log_level, **server_options())
+    try: uvicorn.run('api.app:app', host=args.host, port=args.port, workers=args.workers, log_level=args.log_level, **server_options())
     except KeyboardInterrupt: pass  # uvicorn has shut down in order, then raised again the signal that stopped it
     finally:
         if callable(hup): signal.signal(signal.SIGHUP, hup)
@@ -145,8 +161,11 @@ def cmd_serve(args):
 def cmd_dashboard(args):
     "Serve the advisers' dashboard (Voilà) against a running API."
     from ocr6_scoring.dashboard import dashboard_command
-    argv, env = dashboard_command(args.api_url, args.port, os.environ.get('OCR6_API_TOKEN'))
-    print(f"Advisers' dashboard on http://127.0.0.1:{args.port}/ (API {args.api_url}); Ctrl-C to stop.", flush=True)
+    argv, env = dashboard_command(args.api_url, args.port, os.environ.get('OCR6_API_TOKEN'), host=args.host)
+    if not is_loopback(args.host):
+        print(f"ocr6 dashboard: note: the dashboard has no login of its own: on {args.host}, serve it only behind a reverse proxy "
+              "that authenticates the advisers (see README, Deploying)", file=sys.stderr)
+    print(f"Advisers' dashboard on http://{args.host}:{args.port}/ (API {args.api_url}); Ctrl-C to stop.", flush=True)
     with services() as start:  # Voilà in its own process group, stopped with its kernels however this command ends
         voila = start(argv, env=env)
         try: return voila.wait()
@@ -378,7 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('serve', help='serve the scoring API', description=cmd_serve.__doc__)
     s.add_argument('--model', default=None, help='model bundle folder (default: the champion of the MLflow registry)')
     s.add_argument('--data-dir', required=True, help='folder whose application_test (+ child tables) are the clients')
-    s.add_argument('--host', default='127.0.0.1'); s.add_argument('--port', type=int, default=8000)
+    s.add_argument('--host', default='127.0.0.1', help='address to listen on; other than loopback only with OCR6_API_TOKEN set')
+    s.add_argument('--port', type=int, default=8000)
+    s.add_argument('--workers', type=int, default=int(os.environ.get('OCR6_WORKERS') or 1),
+                   help='server processes, each with its own copy of the clients (default: OCR6_WORKERS or 1)')
     s.add_argument('--database-url', default=None, help='audit log SQLAlchemy URL (default: SQLite audit.db beside the bundle)')
     s.add_argument('--tracking-uri', default=None, help='MLflow tracking URI used to find the champion without --model')
     s.add_argument('--drift-report', default=None, help='JSON written by `ocr6 drift`: its summary line is shown with the model')
@@ -387,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser('dashboard', help="serve the advisers' dashboard (Voilà)", description=cmd_dashboard.__doc__)
     s.add_argument('--api-url', default='http://127.0.0.1:8000', help='root URL of the scoring API')
+    s.add_argument('--host', default='127.0.0.1', help='address to listen on (other than loopback: behind an authenticating proxy)')
     s.add_argument('--port', type=int, default=8866)
     s.set_defaults(func=cmd_dashboard)
 

@@ -18,8 +18,8 @@ from .explain import SINGLE_ROWS, Explainer, global_importance
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['INFO_FIELDS', 'MAX_BATCH', 'NEIGHBOUR_FEATURES', 'ServiceError', 'insert_statement', 'AuditLog', 'json_value',
-           'info_value', 'request_hash', 'Service']
+__all__ = ['AUDIT_LOCK', 'INFO_FIELDS', 'MAX_BATCH', 'NEIGHBOUR_FEATURES', 'ServiceError', 'insert_statement', 'audit_table',
+           'create_audit_schema', 'audit_engine', 'AuditLog', 'json_value', 'info_value', 'request_hash', 'Service']
 
 # %% ../nbs/09_service.ipynb #bafed057
 class ServiceError(Exception):
@@ -30,7 +30,8 @@ class ServiceError(Exception):
 # %% ../nbs/09_service.ipynb #eb34aa8a
 def insert_statement(table, dialect, columns: list[str]) -> tuple[str, list[str]|None]:
     "The INSERT of `columns` into `table` compiled for `dialect`, and the order of its parameters (None: it takes them by name)."
-    ins = table.insert().compile(dialect=dialect, column_keys=list(columns))
+    # inline: the key comes from the database (SERIAL / rowid), never fetched first; otherwise PostgreSQL's INSERT asks for `id`
+    ins = table.insert().inline().compile(dialect=dialect, column_keys=list(columns))
     return str(ins), (list(ins.positiontup) if dialect.positional else None)
 
 def _release(waiters: list, error: BaseException|None):
@@ -38,35 +39,74 @@ def _release(waiters: list, error: BaseException|None):
     for w in waiters:
         if not w.done(): w.set_result(None) if error is None else w.set_exception(error)
 
+def _settle(batch: list, error: BaseException|None=None):
+    "Release the waiters of `batch` (with `error` if their rows were refused): an event loop's all at once, in its own thread."
+    here, loops = [], {}
+    for _, w in batch:
+        if isinstance(w, Future): here.append(w)
+        elif w is not None: loops.setdefault(w.get_loop(), []).append(w)
+    _release(here, error)  # thread-safe futures: released from this thread
+    for loop, ws in loops.items():
+        try: loop.call_soon_threadsafe(_release, ws, error)
+        except RuntimeError: pass  # that loop is closed: nobody is waiting there any more
+
+# %% ../nbs/09_service.ipynb #bc86239e
+def audit_table(metadata) -> 'sqlalchemy.Table':
+    "The `decisions` table of the audit log in `metadata`, with its index on (client_id, ts)."
+    import sqlalchemy as sa
+    t = sa.Table('decisions', metadata,
+        sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column('ts', sa.String(32), nullable=False),
+        sa.Column('route', sa.String(32), nullable=False),
+        sa.Column('client_id', sa.BigInteger, nullable=True),
+        sa.Column('request_hash', sa.String(64), nullable=True),
+        sa.Column('model_version', sa.String(64), nullable=False),
+        sa.Column('probability', sa.Float, nullable=False),
+        sa.Column('decision', sa.String(16), nullable=False),
+        sa.Column('threshold', sa.Float, nullable=False),
+        sa.Column('reasons', sa.Text, nullable=True), implicit_returning=False)  # the id of a new row is never read back
+    sa.Index('decisions_client_ts', t.c.client_id, t.c.ts)
+    return t
+
+AUDIT_LOCK = 0x6f637236  # PostgreSQL advisory lock held while the schema is created ('ocr6')
+
+def create_audit_schema(engine, table, attempts: int=5) -> None:
+    "Create `table` and its indexes where absent: idempotent, and safe when several workers start at once."
+    import sqlalchemy as sa
+    for k in range(attempts):
+        try:
+            with engine.begin() as c:
+                if engine.dialect.name == 'postgresql': c.exec_driver_sql(f'SELECT pg_advisory_xact_lock({AUDIT_LOCK})')
+                table.create(c, checkfirst=True)
+                for ix in table.indexes: ix.create(c, checkfirst=True)  # also on a table created before the index existed
+            return
+        except sa.exc.DBAPIError:  # another process created it between our check and our CREATE (SQLite), or held the lock
+            if k == attempts - 1: raise
+            time.sleep(0.05 * 2 ** k)
+
+# %% ../nbs/09_service.ipynb #4e4e8966
+def audit_engine(url: str):
+    "A SQLAlchemy engine for the audit log at `url` (SQLite: WAL, synchronous=FULL, its folder created; servers: pre-ping)."
+    import sqlalchemy as sa
+    from sqlalchemy.pool import StaticPool
+    if not url.startswith('sqlite'): return sa.create_engine(url, pool_pre_ping=True)
+    kw = {'connect_args': {'check_same_thread': False, 'timeout': 30}}
+    if url in ('sqlite://', 'sqlite:///:memory:'): kw['poolclass'] = StaticPool
+    else: Path(url.split('///', 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, **kw)
+    @sa.event.listens_for(engine, 'connect')
+    def _pragmas(conn, _):
+        cur = conn.cursor(); cur.execute('PRAGMA journal_mode=WAL'); cur.execute('PRAGMA synchronous=FULL'); cur.close()
+    return engine
+
+# %% ../nbs/09_service.ipynb #e8a514d8
 class AuditLog:
     "Append-only table of decisions (`decisions`): time, route, client id or request hash, model version, probability, decision, threshold, top reasons."
-    def __init__(self, url: str):  # SQLAlchemy URL, e.g. sqlite:///audit.db or postgresql+psycopg://...
+    def __init__(self, url: str):  # SQLAlchemy URL, e.g. sqlite:///audit.db or postgresql+psycopg://user@host/db
         import sqlalchemy as sa
-        from sqlalchemy.pool import StaticPool
-        self.url = url
-        kw = {}
-        if url.startswith('sqlite'):
-            kw['connect_args'] = {'check_same_thread': False, 'timeout': 30}
-            if url in ('sqlite://', 'sqlite:///:memory:'): kw['poolclass'] = StaticPool
-            else: Path(url.split('///', 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(url, **kw)
-        if url.startswith('sqlite'):
-            @sa.event.listens_for(self.engine, 'connect')
-            def _pragmas(conn, _):
-                cur = conn.cursor(); cur.execute('PRAGMA journal_mode=WAL'); cur.execute('PRAGMA synchronous=FULL'); cur.close()
-        md = sa.MetaData()
-        self.table = sa.Table('decisions', md,
-            sa.Column('id', sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column('ts', sa.String(32), nullable=False),
-            sa.Column('route', sa.String(32), nullable=False),
-            sa.Column('client_id', sa.BigInteger, nullable=True),
-            sa.Column('request_hash', sa.String(64), nullable=True),
-            sa.Column('model_version', sa.String(64), nullable=False),
-            sa.Column('probability', sa.Float, nullable=False),
-            sa.Column('decision', sa.String(16), nullable=False),
-            sa.Column('threshold', sa.Float, nullable=False),
-            sa.Column('reasons', sa.Text, nullable=True), implicit_returning=False)  # the id of a new row is never read back
-        md.create_all(self.engine)
+        self.url, self.engine = url, audit_engine(url)
+        self.table = audit_table(sa.MetaData())
+        create_audit_schema(self.engine, self.table)
         # the writer sends one precompiled INSERT to the driver (SQLAlchemy's transaction, no statement building per commit)
         self._columns = [c.name for c in self.table.columns if c.name != 'id']
         self._required = {c.name for c in self.table.columns if not c.nullable and c.name not in ('id', 'ts')}
@@ -75,99 +115,107 @@ class AuditLog:
         self._cv, self._queue, self._writer, self._closed = threading.Condition(), [], None, False
         self.commits = 0  # transactions committed by the writer thread (each one holds every request queued when it began)
 
-    def _rows(self, rows: list[dict]) -> list:
-        "`rows` as the driver's parameters, stamped with the time of the decision (ValueError naming a missing or unknown column)."
-        ts = datetime.now(timezone.utc).isoformat(timespec='microseconds')  # the time of the decision, not of its commit
-        out = []
-        for r in rows:
-            missing, unknown = self._required - r.keys(), r.keys() - self._known
-            if missing or unknown:
-                raise ValueError(f'audit row {r!r}: ' + '; '.join(f'{w} column(s) {sorted(s)}' for w, s in (('missing', missing), ('unknown', unknown)) if s))
-            r = {'ts': ts, 'client_id': None, 'request_hash': None, 'reasons': None, **r}
-            if r['reasons'] is not None and not isinstance(r['reasons'], str): r['reasons'] = json.dumps(r['reasons'], ensure_ascii=False)
-            out.append(tuple(r[k] for k in self._positions) if self._positions else r)
-        return out
+    def __repr__(self): return f'AuditLog({self.engine.url.render_as_string(hide_password=True)!r})'
 
-    def _enqueue(self, rows: list[dict], waiter) -> None:
-        params = self._rows(rows)
+# %% ../nbs/09_service.ipynb #4b39e33f
+@patch
+def _rows(self: AuditLog, rows: list[dict]) -> list:
+    "`rows` as the driver's parameters, stamped with the time of the decision (ValueError naming a missing or unknown column)."
+    ts = datetime.now(timezone.utc).isoformat(timespec='microseconds')
+    out = []
+    for r in rows:
+        missing, unknown = self._required - r.keys(), r.keys() - self._known
+        if missing or unknown:
+            raise ValueError(f'audit row {r!r}: ' + '; '.join(f'{w} column(s) {sorted(s)}' for w, s in (('missing', missing), ('unknown', unknown)) if s))
+        r = {'ts': ts, 'client_id': None, 'request_hash': None, 'reasons': None, **r}
+        if r['reasons'] is not None and not isinstance(r['reasons'], str): r['reasons'] = json.dumps(r['reasons'], ensure_ascii=False)
+        out.append(tuple(r[k] for k in self._positions) if self._positions else r)
+    return out
+
+@patch
+def _enqueue(self: AuditLog, rows: list[dict], waiter) -> None:
+    "Queue `rows` with the `waiter` to release once they are committed (the writer thread starts with the first rows)."
+    params = self._rows(rows)
+    with self._cv:
+        if self._closed: raise RuntimeError(f'{self!r} is closed')
+        self._queue.append((params, waiter))
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._run, name='audit-writer', daemon=True); self._writer.start()
+        self._cv.notify()
+
+# %% ../nbs/09_service.ipynb #d732c7bc
+@patch
+def submit(self: AuditLog, rows: list[dict]) -> Future:
+    "Queue `rows` (dicts with the table's columns but id/ts) for the writer thread: the future is done once they are committed, or holds the error."
+    f = Future()
+    if not rows: f.set_result(None); return f
+    try: self._enqueue(rows, f)
+    except ValueError as e: f.set_exception(e)  # a row the table cannot take: refused before it is queued
+    return f
+
+@patch
+def write(self: AuditLog, rows: list[dict]) -> None:
+    "Append `rows`; returns once they are committed (raises the database's error if they are refused, nothing half-written)."
+    self.submit(rows).result()
+
+@patch
+async def write_async(self: AuditLog, rows: list[dict]) -> None:
+    "`write` for an event loop: awaits the commit without blocking the loop (the requests of one commit are woken together)."
+    if not rows: return
+    f = asyncio.get_running_loop().create_future()
+    self._enqueue(rows, f); await f
+
+# %% ../nbs/09_service.ipynb #03c57192
+@patch
+def _run(self: AuditLog):
+    "The writer thread: commit what is queued, batch after batch, until the log is closed and drained."
+    while True:
         with self._cv:
-            if self._closed: raise RuntimeError(f'{self!r} is closed')
-            self._queue.append((params, waiter))
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._run, name='audit-writer', daemon=True); self._writer.start()
-            self._cv.notify()
+            while not self._queue and not self._closed: self._cv.wait()
+            if not self._queue: return
+            batch, self._queue = self._queue, []
+        # a future whose waiter was cancelled still has its rows written (a decision was made), it just gets no result
+        batch = [(p, None if isinstance(w, Future) and not w.set_running_or_notify_cancel() else w) for p, w in batch]
+        try: self._commit(batch)
+        except BaseException as e: _settle(batch, e)  # never leave a waiter hanging, whatever happened
 
-    def submit(self, rows: list[dict]) -> Future:
-        "Queue `rows` (dicts with the table's columns but id/ts) for the writer thread: the future is done once they are committed, or holds the error."
-        f = Future()
-        if not rows: f.set_result(None); return f
-        try: self._enqueue(rows, f)
-        except ValueError as e: f.set_exception(e)  # a row the table cannot take: refused before it is queued
-        return f
+@patch
+def _commit(self: AuditLog, batch: list):
+    "One transaction for the rows of every request of `batch`; if it fails, each request again on its own."
+    import sqlalchemy as sa
+    try:
+        with self.engine.begin() as c: c.exec_driver_sql(self._sql, [r for params, _ in batch for r in params])
+    except Exception as e:
+        if isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError)):  # the database, not a row
+            e = ServiceError(503, f'audit log unavailable ({type(e.orig).__name__}): the decision was not recorded, so it is not given; retry later')
+            return _settle(batch, e)  # the server is away: every request of the batch gets the same answer at once
+        if len(batch) > 1:
+            for item in batch: self._commit([item])
+        else: _settle(batch, e)
+        return
+    self.commits += 1
+    _settle(batch)
 
-    def write(self, rows: list[dict]) -> None:
-        "Append `rows`; returns once they are committed (raises the database's error if they are refused, nothing half-written)."
-        self.submit(rows).result()
+# %% ../nbs/09_service.ipynb #298c3281
+@patch
+def close(self: AuditLog) -> None:
+    "Commit what is queued and stop the writer thread (`write` then raises)."
+    with self._cv: self._closed = True; self._cv.notify(); w = self._writer
+    if w is not None: w.join()
 
-    async def write_async(self, rows: list[dict]) -> None:
-        "`write` for an event loop: awaits the commit without blocking the loop (the requests of one commit are woken together)."
-        if not rows: return
-        f = asyncio.get_running_loop().create_future()
-        self._enqueue(rows, f); await f
+@patch
+def count(self: AuditLog) -> int:
+    "Number of decisions logged."
+    import sqlalchemy as sa
+    with self.engine.connect() as c: return int(c.execute(sa.select(sa.func.count()).select_from(self.table)).scalar())
 
-    def _run(self):
-        while True:
-            with self._cv:
-                while not self._queue and not self._closed: self._cv.wait()
-                if not self._queue: return
-                batch, self._queue = self._queue, []
-            # a future whose waiter was cancelled still has its rows written (a decision was made), it just gets no result
-            batch = [(p, None if isinstance(w, Future) and not w.set_running_or_notify_cancel() else w) for p, w in batch]
-            try: self._commit(batch)
-            except BaseException as e: self._settle(batch, e)  # never leave a waiter hanging, whatever happened
-
-    def _commit(self, batch: list):
-        "One transaction for the rows of every request of `batch`; if it fails, each request again on its own."
-        try:
-            with self.engine.begin() as c: c.exec_driver_sql(self._sql, [r for params, _ in batch for r in params])
-        except Exception as e:
-            if len(batch) > 1:
-                for item in batch: self._commit([item])
-            else: self._settle(batch, e)
-            return
-        self.commits += 1
-        self._settle(batch)
-
-    @staticmethod
-    def _settle(batch: list, error: BaseException|None=None):
-        "Release the waiters of `batch` (with `error` if their rows were refused): an event loop's all at once, in its own thread."
-        here, loops = [], {}
-        for _, w in batch:
-            if isinstance(w, Future): here.append(w)
-            elif w is not None: loops.setdefault(w.get_loop(), []).append(w)
-        _release(here, error)  # thread-safe futures: released from this thread
-        for loop, ws in loops.items():
-            try: loop.call_soon_threadsafe(_release, ws, error)
-            except RuntimeError: pass  # that loop is closed: nobody is waiting there any more
-
-    def close(self) -> None:
-        "Commit what is queued and stop the writer thread (`write` then raises)."
-        with self._cv: self._closed = True; self._cv.notify(); w = self._writer
-        if w is not None: w.join()
-
-    def count(self) -> int:
-        "Number of decisions logged."
-        import sqlalchemy as sa
-        with self.engine.connect() as c: return int(c.execute(sa.select(sa.func.count()).select_from(self.table)).scalar())
-
-    def tail(self, n: int=10) -> pd.DataFrame:
-        "The last `n` decisions, oldest first."
-        import sqlalchemy as sa
-        with self.engine.connect() as c:
-            rows = c.execute(sa.select(self.table).order_by(self.table.c.id.desc()).limit(n)).mappings().all()
-        return pd.DataFrame([dict(r) for r in rows[::-1]], columns=[c.name for c in self.table.columns])
-
-    def __repr__(self): return f'AuditLog({self.url!r})'
+@patch
+def tail(self: AuditLog, n: int=10) -> pd.DataFrame:
+    "The last `n` decisions, oldest first."
+    import sqlalchemy as sa
+    with self.engine.connect() as c:
+        rows = c.execute(sa.select(self.table).order_by(self.table.c.id.desc()).limit(n)).mappings().all()
+    return pd.DataFrame([dict(r) for r in rows[::-1]], columns=[c.name for c in self.table.columns])
 
 # %% ../nbs/09_service.ipynb #a84ca5ec
 INFO_FIELDS = [  # (raw column, label, unit, transform)

@@ -38,3 +38,26 @@ def sample_bundle(sample_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('bundle')/'model'
     train_bundle(sample_dir, out, TrainConfig(n_iter=1, n_init=2, n_folds=3, n_estimators=100, search_space={'max_depth': (2, 4, 'int'), 'learning_rate': (0.1, 0.3, 'log')}), progress=False)
     return out
+
+@pytest.fixture(scope='session')
+def postgres():
+    "A throwaway PostgreSQL server for the session (ocr6_scoring.testing), stopped and removed even when tests fail."
+    from ocr6_scoring.testing import ThrowawayPostgres, pg_bin
+    if pg_bin() is None:
+        msg = "PostgreSQL server binaries not found: `make postgres` installs Debian's postgresql package"
+        if os.environ.get('OCR6_REQUIRE_POSTGRES') == '1': pytest.fail(msg)  # under `make test` a missing server is a failure
+        pytest.skip(msg)
+    with ThrowawayPostgres() as pg: yield pg
+
+_DB_COUNT = iter(range(10**6))
+
+@pytest.fixture
+def pg_url(postgres) -> str:
+    "SQLAlchemy URL of a new, empty database on the session's PostgreSQL server."
+    return postgres.create_database(f'test_{next(_DB_COUNT)}')
+
+@pytest.fixture(params=['sqlite', 'postgresql'])
+def audit_url(request, tmp_path) -> str:
+    "An audit-log URL on each backend the product supports: a SQLite file, and a new database on a real PostgreSQL server."
+    if request.param == 'sqlite': return f"sqlite:///{tmp_path/'audit.db'}"
+    return request.getfixturevalue('pg_url')

@@ -24,10 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # ---- helpers (also used by bench/bench_service.py)
 
-def server_env(model_dir, data_dir, db_path) -> dict:
-    "Environment of an API server on `model_dir`, the clients of `data_dir` and a SQLite audit log at `db_path`."
-    env = {**os.environ, 'OCR6_MODEL_DIR': str(model_dir), 'OCR6_DATA_DIR': str(data_dir),
-           'OCR6_DATABASE_URL': f'sqlite:///{Path(db_path).resolve()}'}
+def db_url(db) -> str:
+    "`db` as a SQLAlchemy URL: a URL is kept, a path is a SQLite file."
+    return db if isinstance(db, str) and '://' in db else f'sqlite:///{Path(db).resolve()}'
+
+
+def server_env(model_dir, data_dir, db) -> dict:
+    "Environment of an API server on `model_dir`, the clients of `data_dir` and the audit log `db` (a SQLite path or a URL)."
+    env = {**os.environ, 'OCR6_MODEL_DIR': str(model_dir), 'OCR6_DATA_DIR': str(data_dir), 'OCR6_DATABASE_URL': db_url(db)}
     for k in ('OCR6_API_TOKEN', 'OCR6_DRIFT_REPORT'): env.pop(k, None)
     return env
 
@@ -98,10 +102,16 @@ class Conn:
         self.r = self.w = None
 
 
-def audit_rows(db_path) -> list[tuple]:
-    "(route, client_id, probability) of every row of the audit table `decisions`."
-    with contextlib.closing(sqlite3.connect(db_path, timeout=30)) as c:
-        return c.execute('SELECT route, client_id, probability FROM decisions ORDER BY id').fetchall()
+def audit_rows(db) -> list[tuple]:
+    "(route, client_id, probability) of every row of the audit table `decisions` of `db` (a SQLite path or a URL)."
+    if not (isinstance(db, str) and '://' in db):
+        with contextlib.closing(sqlite3.connect(db, timeout=30)) as c:
+            return c.execute('SELECT route, client_id, probability FROM decisions ORDER BY id').fetchall()
+    import sqlalchemy as sa
+    e = sa.create_engine(db)
+    try:
+        with e.connect() as c: return [tuple(r) for r in c.exec_driver_sql('SELECT route, client_id, probability FROM decisions ORDER BY id')]
+    finally: e.dispose()
 
 
 def known_applications(data_dir, n: int) -> list[dict]:
