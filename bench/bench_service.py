@@ -13,12 +13,12 @@ a `shap.TreeExplainer` and computes its SHAP values. It writes no audit log, whi
 
 Goals (issue 9): p50 <= 5 ms for a score and <= 15 ms with the explanation (1 client); p99 <= 50 ms at
 16 concurrent clients; >= 300 requests/s. Every figure is the median of `repeats` runs (5, interleaved across
-the series; 1 with quick=True). The load client is asyncio over raw keep-alive HTTP/1.1 (tests/test_reliability.Conn): it
+the series; 1 with quick=True). The load client is asyncio over raw keep-alive HTTP/1.1 (ocr6_scoring.testing.Conn): it
 shares the 2 cores with the server, so the ratios to the naive server are the figures to trust, with the server's CPU time per
 request (user + system seconds of the server process over a run, from /proc), which a busy machine changes less than
 the latencies (RESULTS.md shows the CPU steal measured during the run).
 """
-import asyncio, math, os, statistics, sys, tempfile, textwrap, time
+import asyncio, statistics, sys, tempfile, textwrap, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,19 +85,9 @@ def _bundle(train: Path, out: Path) -> Path:
     return out
 
 
-def _cpu_seconds(pid: int|None) -> float:
-    "CPU seconds (user + system) used so far by process `pid` and its children still running (Linux /proc; NaN elsewhere)."
-    if pid is None: return math.nan
-    try:
-        kids = Path(f'/proc/{pid}/task/{pid}/children').read_text().split()
-        tick = os.sysconf('SC_CLK_TCK')
-        return sum(sum(int(x) for x in Path(f'/proc/{p}/stat').read_text().rsplit(')', 1)[1].split()[11:13]) / tick for p in [pid, *kids])
-    except (OSError, ValueError, IndexError): return math.nan
-
-
 async def _run(port: int, requests: list, concurrency: int, warmup: int=20, pid: int|None=None) -> dict:
     "Send `requests` ((method, path, body) triples) from `concurrency` keep-alive connections: latencies and wall time."
-    from test_reliability import Conn
+    from ocr6_scoring.testing import Conn, cpu_seconds
     conns = [Conn(port) for _ in range(concurrency)]
     try:
         for k in range(warmup):  # open the connections, warm the caches
@@ -110,9 +100,9 @@ async def _run(port: int, requests: list, concurrency: int, warmup: int=20, pid:
                 t = time.perf_counter(); st, payload = await c.request(method, path, body); lat.append(time.perf_counter() - t)
                 if st != 200: bad.append((path, st, payload[:200]))
 
-        t, c0 = time.perf_counter(), _cpu_seconds(pid)
+        t, c0 = time.perf_counter(), cpu_seconds(pid)
         await asyncio.gather(*[worker(c) for c in conns])
-        wall, cpu = time.perf_counter() - t, _cpu_seconds(pid) - c0
+        wall, cpu = time.perf_counter() - t, cpu_seconds(pid) - c0
     finally:
         for c in conns: c.close()
     if bad: raise RuntimeError(f'{len(bad)} failed requests, e.g. {bad[:3]}')
@@ -137,8 +127,7 @@ def _measure(port: int, ids: list[int], sizes: dict, repeats: int, raw_bodies=No
 
 
 def bench(quick: bool = False) -> list[dict]:
-    sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT/'tests'))
-    import test_reliability as rel
+    import ocr6_scoring.testing as rel
     repeats = 1 if quick else 5
     ours_sizes = {1: 200, 16: 800} if quick else {1: 1000, 16: 4000}
     naive_sizes = {1: 30, 16: 60} if quick else {1: 100, 16: 160}
@@ -159,7 +148,7 @@ def bench(quick: bool = False) -> list[dict]:
         try:
             _wait_naive(rel, proc, port, ids[0], log)
             naive = _measure(port, ids, naive_sizes, min(repeats, 3), pid=proc.pid)  # its runs are long; it only sets the ratios
-        finally: rel.stop(proc)
+        finally: rel.stop_processes(proc)
 
     env = f'{what}; server and client on the same 2 cores, 127.0.0.1'
     rows = []
@@ -191,7 +180,7 @@ def _wait_naive(rel, proc, port, cid, log, timeout=120):
     while time.monotonic() - t < timeout:
         if proc.poll() is not None: raise RuntimeError(f'the naive server exited:\n{Path(log).read_text()[-3000:]}')
         try:
-            if asyncio.run(rel._get_once(port, f'/clients/{cid}/score'))[0] == 200: return
+            if asyncio.run(rel.get_once(port, f'/clients/{cid}/score'))[0] == 200: return
         except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.TimeoutError): pass
         time.sleep(0.2)
     raise RuntimeError(f'the naive server is not ready after {timeout} s:\n{Path(log).read_text()[-3000:]}')

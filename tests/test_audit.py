@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from ocr6_scoring.cli import free_port
 from ocr6_scoring.service import AuditLog
-from test_reliability import Conn, audit_rows, client_ids, server_env, stop, wait_ready, _get_once
+from ocr6_scoring.cli import stop_processes as stop
+from ocr6_scoring.testing import Conn, audit_rows, client_ids, get_once as _get_once, start_serve, wait_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW = {'route': 'score', 'client_id': 7, 'model_version': 'v1', 'probability': .2, 'decision': 'refused', 'threshold': .1}
@@ -86,15 +87,6 @@ def test_schema_created_once_by_concurrent_processes(audit_url):
 
 
 # ---- the API on PostgreSQL under load: the server killed, then the database killed
-
-def start_serve(model_dir, data_dir, url: str, port: int, log: Path, workers: int=1) -> subprocess.Popen:
-    "`ocr6 serve` on 127.0.0.1:`port` with the audit log at `url`, in its own process group (so a SIGKILL reaches every worker)."
-    env = server_env(model_dir, data_dir, url)
-    cmd = [str(Path(sys.executable).with_name('ocr6')), 'serve', '--model', str(model_dir), '--data-dir', str(data_dir),
-           '--port', str(port), '--workers', str(workers), '--database-url', url]
-    with open(log, 'ab') as out:
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
 
 async def _load(port: int, ids: list[int], seconds: float, clients: int, during=None) -> dict:
     "`clients` keep-alive clients asking scores and explanations for `seconds` (then `during()` once, if given, and on until the end)."

@@ -8,124 +8,24 @@
 - SIGKILL of the server under load: every decision answered before the kill is in the audit log, the
   database is intact and the restarted server answers.
 
-Servers listen on 127.0.0.1 only, on ports the kernel picks (bind to port 0). The load client is a few
-lines of asyncio (`Conn`): httpx spends about 4 ms of CPU per request, more than the server, so on
-2 cores it would measure itself. Timings are printed (`pytest -s`), never asserted: speed goals
-live in bench/bench_service.py, which reuses the helpers below.
+Servers listen on 127.0.0.1 only, on ports the kernel picks (bind to port 0). The harness (servers, the asyncio
+load client `Conn`) is ocr6_scoring.testing, which bench/bench_service.py uses too. Timings are printed
+(`pytest -s`), never asserted: speed goals live in the benchmarks.
 """
 from __future__ import annotations
 import asyncio, contextlib, json, os, shutil, signal, sqlite3, subprocess, sys, time
 from collections import Counter
 from pathlib import Path
 import pytest
-from ocr6_scoring.cli import free_port, stop_processes, wait_until
+from ocr6_scoring.cli import free_port, stop_processes
+from ocr6_scoring.testing import (Conn, api_server, audit_rows, client_ids, get_once, known_applications, server_env,
+                                 start_uvicorn, wait_ready)
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# ---- helpers (also used by bench/bench_service.py)
+# ---- helpers: the harness shared with bench/ lives in ocr6_scoring.testing
 
-def db_url(db) -> str:
-    "`db` as a SQLAlchemy URL: a URL is kept, a path is a SQLite file."
-    return db if isinstance(db, str) and '://' in db else f'sqlite:///{Path(db).resolve()}'
-
-
-def server_env(model_dir, data_dir, db) -> dict:
-    "Environment of an API server on `model_dir`, the clients of `data_dir` and the audit log `db` (a SQLite path or a URL)."
-    env = {**os.environ, 'OCR6_MODEL_DIR': str(model_dir), 'OCR6_DATA_DIR': str(data_dir), 'OCR6_DATABASE_URL': db_url(db)}
-    for k in ('OCR6_API_TOKEN', 'OCR6_DRIFT_REPORT'): env.pop(k, None)
-    return env
-
-
-def start_uvicorn(app: str, port: int, env: dict, log: Path, app_dir=None) -> subprocess.Popen:
-    "`python -m uvicorn <app>` on 127.0.0.1:`port` (one worker, its own process group), output to `log`."
-    cmd = [sys.executable, '-m', 'uvicorn', app, '--host', '127.0.0.1', '--port', str(port), '--workers', '1',
-           '--log-level', 'warning']
-    if app_dir: cmd += ['--app-dir', str(app_dir)]
-    with open(log, 'ab') as out:
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float=120) -> None:
-    "Until GET /health answers 200 (`StartError` with the log if the process exits or the time runs out)."
-    wait_until(lambda: asyncio.run(_get_once(port, '/health'))[0] == 200, proc, log, 'the server', timeout, 0.1)
-
-
-async def _get_once(port: int, path: str):
-    c = Conn(port)
-    try: return await asyncio.wait_for(c.request('GET', path), 5)
-    finally: c.close()
-
-
-stop = stop_processes  # SIGTERM to the process group, then SIGKILL
-
-
-@contextlib.contextmanager
-def api_server(model_dir, data_dir, db_path, log: Path, timeout: float=120):
-    "The real API (`api.app:app` under uvicorn) on a free loopback port; yields (process, port)."
-    port = free_port()
-    proc = start_uvicorn('api.app:app', port, server_env(model_dir, data_dir, db_path), log)
-    try:
-        wait_ready(proc, port, log, timeout)
-        yield proc, port
-    finally: stop(proc)
-
-
-class Conn:
-    "One keep-alive HTTP/1.1 connection to 127.0.0.1 (asyncio streams): a load client with almost no CPU cost."
-    def __init__(self, port: int, host: str='127.0.0.1'):
-        self.host, self.port, self.r, self.w = host, port, None, None
-
-    async def request(self, method: str, path: str, body=None) -> tuple[int, bytes]:
-        "(status, body bytes); responses must carry Content-Length (uvicorn's JSON answers do)."
-        if self.w is None: self.r, self.w = await asyncio.open_connection(self.host, self.port)
-        data = b'' if body is None else json.dumps(body).encode()
-        head = f'{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n'
-        if body is not None: head += f'Content-Type: application/json\r\nContent-Length: {len(data)}\r\n'
-        try:
-            self.w.write(head.encode() + b'\r\n' + data)
-            line = await self.r.readline()
-            if not line: raise ConnectionResetError('the server closed the connection')
-            status, n, close = int(line.split(b' ', 2)[1]), None, False
-            while (line := await self.r.readline()) not in (b'\r\n', b''):
-                k, _, v = line.partition(b':'); k = k.strip().lower()
-                if k == b'content-length': n = int(v)
-                elif k == b'connection' and v.strip().lower() == b'close': close = True
-            if n is None: raise ValueError(f'{method} {path}: response without Content-Length')
-            payload = await self.r.readexactly(n)
-        except BaseException:
-            self.close(); raise
-        if close: self.close()
-        return status, payload
-
-    def close(self):
-        if self.w is not None: self.w.close()
-        self.r = self.w = None
-
-
-def audit_rows(db) -> list[tuple]:
-    "(route, client_id, probability) of every row of the audit table `decisions` of `db` (a SQLite path or a URL)."
-    if not (isinstance(db, str) and '://' in db):
-        with contextlib.closing(sqlite3.connect(db, timeout=30)) as c:
-            return c.execute('SELECT route, client_id, probability FROM decisions ORDER BY id').fetchall()
-    import sqlalchemy as sa
-    e = sa.create_engine(db)
-    try:
-        with e.connect() as c: return [tuple(r) for r in c.exec_driver_sql('SELECT route, client_id, probability FROM decisions ORDER BY id')]
-    finally: e.dispose()
-
-
-def known_applications(data_dir, n: int) -> list[dict]:
-    "The first `n` application rows of a data folder as JSON bodies of POST /score (missing values left out)."
-    import pandas as pd
-    from ocr6_scoring.service import json_value
-    df = pd.read_csv(Path(data_dir)/'application_test.csv', nrows=n)
-    return [{'application': {k: json_value(v) for k, v in r.items() if json_value(v) is not None}}
-            for r in df.to_dict('records')]
-
-
-def client_ids(data_dir) -> list[int]:
-    import pandas as pd
-    return [int(i) for i in pd.read_csv(Path(data_dir)/'application_test.csv', usecols=['SK_ID_CURR']).SK_ID_CURR]
+_get_once, stop = get_once, stop_processes
 
 
 # ---- 1. an altered bundle is refused, naming the file
