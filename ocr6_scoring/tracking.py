@@ -5,6 +5,7 @@
 # %% ../nbs/06_tracking.ipynb #81131820
 from __future__ import annotations
 import hashlib, json, os, shutil, tempfile, time, traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from collections.abc import Mapping
@@ -19,8 +20,8 @@ from .tuning import tune, DEFAULT_SPACE, as_score
 # %% auto #0
 __all__ = ['SCORES', 'LOSSES', 'PROFILES', 'REGISTERED_MODEL', 'EXPERIMENT', 'CONFIGURATIONS', 'in_holdout', 'data_fingerprint',
            'load_object', 'TrainConfig', 'prob_metrics', 'TrainReport', 'train_bundle', 'Bundle', 'score_folder',
-           'default_tracking_uri', 'TrackedRun', 'track', 'bundle_path', 'holdout_cost', 'promote',
-           'run_configurations', 'comparison_table']
+           'default_tracking_uri', 'artifact_root', 'promotion_lock', 'TrackedRun', 'track', 'bundle_path',
+           'holdout_cost', 'promote', 'run_configurations', 'comparison_table']
 
 # %% ../nbs/06_tracking.ipynb #12550fe1
 def in_holdout(ids, share: float=0.2) -> np.ndarray:
@@ -261,18 +262,49 @@ EXPERIMENT = 'ocr6-scoring'
 def default_tracking_uri() -> str:
     return os.environ.get('OCR6_TRACKING_URI') or f"sqlite:///{(Path.cwd()/'mlruns.db').as_posix()}"
 
+def artifact_root(uri: str) -> str|None:
+    "Artefact location of a new experiment: `OCR6_ARTIFACT_ROOT`, else `mlartifacts/` beside a SQLite file or in the current folder; None for a tracking server."
+    if root := os.environ.get('OCR6_ARTIFACT_ROOT'): return root if '://' in root else Path(root).resolve().as_uri()
+    if uri.startswith(('http://', 'https://', 'databricks')): return None  # the server keeps the artefacts
+    base = Path(uri.removeprefix('sqlite:///')).parent if uri.startswith('sqlite:///') else Path.cwd()
+    return (base/'mlartifacts').resolve().as_uri()
+
+# %% ../nbs/06_tracking.ipynb #c8c5bcd9
+_LOCK_KEY = int.from_bytes(hashlib.sha256(b'ocr6.promotion').digest()[:8], 'big', signed=True)  # pg advisory lock id
+
+@contextmanager
+def promotion_lock(uri: str):
+    "Hold the tracking store's exclusive lock: a PostgreSQL advisory lock, a `flock` beside a SQLite file; no lock otherwise."
+    if uri.startswith('postgresql'):
+        import sqlalchemy as sa
+        engine = sa.create_engine(uri, poolclass=sa.pool.NullPool)  # closing the connection ends the session and its lock
+        try:
+            with engine.connect().execution_options(isolation_level='AUTOCOMMIT') as con:
+                con.execute(sa.text('SELECT pg_advisory_lock(:k)'), {'k': _LOCK_KEY}); yield
+        finally: engine.dispose()
+    elif uri.startswith('sqlite:///') and ':memory:' not in uri:
+        import fcntl
+        try: f = open(f"{uri.removeprefix('sqlite:///').partition('?')[0]}.lock", 'a')
+        except OSError: f = None  # a read-only folder: nothing here can write to the store, so there is nothing to serialise
+        if f is None: yield; return
+        with f: fcntl.flock(f, fcntl.LOCK_EX); yield  # closing the file releases the lock
+    else: yield
+
+# %% ../nbs/06_tracking.ipynb #c9c27498
+_READY: set[str] = set()  # database stores whose tables this process has checked
+
 def _mlflow(uri: str|None):
     import logging, mlflow
     logging.getLogger('mlflow').setLevel(logging.ERROR); logging.getLogger('alembic').setLevel(logging.ERROR)
     uri = uri or default_tracking_uri(); mlflow.set_tracking_uri(uri)
-    return mlflow, mlflow.MlflowClient(uri), uri
+    if uri in _READY or not uri.startswith(('sqlite:', 'postgresql')): return mlflow, mlflow.MlflowClient(uri), uri
+    with promotion_lock(uri): client = mlflow.MlflowClient(uri)  # the client's store creates MLflow's tables if missing
+    _READY.add(uri); return mlflow, client, uri
 
 def _experiment_id(mlflow, client, uri, name) -> str:
-    exp = client.get_experiment_by_name(name)
-    if exp is not None: return exp.experiment_id
-    loc = None
-    if uri.startswith('sqlite:///'): loc = (Path(uri.removeprefix('sqlite:///')).parent/'mlartifacts').resolve().as_uri()
-    return client.create_experiment(name, artifact_location=loc)
+    with promotion_lock(uri):
+        exp = client.get_experiment_by_name(name)
+        return exp.experiment_id if exp is not None else client.create_experiment(name, artifact_location=artifact_root(uri))
 
 def _flat(d: Mapping, prefix='') -> dict:
     out = {}
@@ -281,11 +313,24 @@ def _flat(d: Mapping, prefix='') -> dict:
         elif isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v): out[f'{prefix}{k}'] = float(v)
     return out
 
-# %% ../nbs/06_tracking.ipynb #9e37a437
+# %% ../nbs/06_tracking.ipynb #c0797d8f
 def _save_fig(ax, path):
     fig = ax.figure; fig.tight_layout(); fig.savefig(path, dpi=110); import matplotlib.pyplot as plt; plt.close(fig)
 
-# %% ../nbs/06_tracking.ipynb #c8c5bcd9
+# %% ../nbs/06_tracking.ipynb #74f32ff2
+def _register(client, uri: str, name: str, source: str, run_id: str) -> str:
+    "Register `source` as a new version of `name` (created if missing) and point `challenger` at it, under the lock."
+    from mlflow.exceptions import MlflowException
+    with promotion_lock(uri):
+        try: client.get_registered_model(name)
+        except MlflowException as e:
+            if e.error_code != 'RESOURCE_DOES_NOT_EXIST': raise
+            client.create_registered_model(name)
+        version = str(client.create_model_version(name, source=source, run_id=run_id).version)
+        client.set_registered_model_alias(name, 'challenger', version)
+    return version
+
+# %% ../nbs/06_tracking.ipynb #c4100b1b
 @dataclass
 class TrackedRun:
     "An MLflow run that produced a bundle (and maybe a registered version)."
@@ -337,18 +382,12 @@ def track(scorer_cls=Scorer,  # the scorer class
             bo = Path(bundle_out)
             if bo.exists(): shutil.rmtree(bo)
             shutil.copytree(Path(tmp)/'bundle', bo)
-        version = None
-        if register_as:
-            try: client.get_registered_model(register_as)
-            except Exception: client.create_registered_model(register_as)
-            mv = client.create_model_version(register_as, source=f"{run.info.artifact_uri}/bundle", run_id=run.info.run_id)
-            version = str(mv.version)
-            client.set_registered_model_alias(register_as, 'challenger', version)
+        version = _register(client, uri, register_as, f"{run.info.artifact_uri}/bundle", run.info.run_id) if register_as else None
     tr = TrackedRun(run.info.run_id, rep, version)
-    if register_as and promote_if_better: tr.promotion = promote(register_as, data_dir, tracking_uri=uri)
+    if register_as and promote_if_better: tr.promotion = promote(register_as, data_dir, tracking_uri=uri, version=version)
     return tr
 
-# %% ../nbs/06_tracking.ipynb #ebdd7e81
+# %% ../nbs/06_tracking.ipynb #2579a31f
 def bundle_path(name: str=REGISTERED_MODEL, alias: str='champion', tracking_uri: str|None=None) -> Path:
     "Local folder of the bundle that `alias` points to (downloaded if the artefact store is remote)."
     mlflow, client, uri = _mlflow(tracking_uri)
@@ -371,27 +410,31 @@ def holdout_cost(bundle: Bundle, tables: Mapping, share: float) -> dict:
     cost = business_cost(h.TARGET.to_numpy(), refused.to_numpy('float64'), 0.5, c.get('fn_cost', 10.), c.get('fp_cost', 1.))
     return {'business_cost': float(cost.cost), 'n': int(len(h)), 'recorded': int(known.sum()), 'approval_rate': float(1 - refused.mean())}
 
-def promote(name: str=REGISTERED_MODEL, data_dir=None, tracking_uri: str|None=None) -> dict:
-    "Move `champion` to `challenger` if it has a lower business cost on the same holdout (first model: promoted)."
+def _compare(mlflow, mv, champ, data_dir) -> dict:
+    "Holdout business costs of model version `mv` and of the champion version `champ` on the rows both held out."
+    b_new, b_old = (Bundle.load(mlflow.artifacts.download_artifacts(artifact_uri=v.source)) for v in (mv, champ))
+    share = min(float(b.manifest.get('config', {}).get('holdout', 0.2)) for b in (b_new, b_old))  # rows in both holdouts
+    tables = load_tables(data_dir, require=['application_train']); tables.pop('application_test', None)
+    new, old = holdout_cost(b_new, tables, share), holdout_cost(b_old, tables, share)
+    better = new['business_cost'] < old['business_cost']
+    return {'promoted': better, 'version': str(mv.version), 'champion_version': str(champ.version),
+            'challenger_cost': new['business_cost'], 'champion_cost': old['business_cost'], 'n_holdout': new['n'],
+            'reason': f"holdout cost {new['business_cost']:.4f} {'<' if better else '>='} champion's {old['business_cost']:.4f}"}
+
+def promote(name: str=REGISTERED_MODEL, data_dir=None, tracking_uri: str|None=None,
+            version: str|int|None=None,  # the version to judge; None: the one `challenger` points to
+           ) -> dict:
+    "Move `champion` to `version` if it has a lower business cost on the same holdout (first model: promoted), under the lock."
     mlflow, client, uri = _mlflow(tracking_uri)
-    ch = client.get_model_version_by_alias(name, 'challenger')
-    try: champ = client.get_model_version_by_alias(name, 'champion')
-    except Exception: champ = None
-    if champ is not None and champ.version == ch.version: return {'promoted': False, 'reason': 'challenger is already champion'}
-    if champ is None:
-        client.set_registered_model_alias(name, 'champion', ch.version)
-        out = {'promoted': True, 'reason': 'first model', 'version': ch.version}
-    else:
-        b_new, b_old = Bundle.load(bundle_path(name, 'challenger', uri)), Bundle.load(bundle_path(name, 'champion', uri))
-        share = min(float(b.manifest.get('config', {}).get('holdout', 0.2)) for b in (b_new, b_old))  # rows in both holdouts
-        tables = load_tables(data_dir, require=['application_train']); tables.pop('application_test', None)
-        new, old = holdout_cost(b_new, tables, share), holdout_cost(b_old, tables, share)
-        better = new['business_cost'] < old['business_cost']
-        if better: client.set_registered_model_alias(name, 'champion', ch.version)
-        out = {'promoted': better, 'version': ch.version, 'champion_version': champ.version,
-               'challenger_cost': new['business_cost'], 'champion_cost': old['business_cost'], 'n_holdout': new['n'],
-               'reason': f"holdout cost {new['business_cost']:.4f} {'<' if better else '>='} champion's {old['business_cost']:.4f}"}
-    client.set_model_version_tag(name, ch.version, 'promotion', out['reason'])
+    mv = client.get_model_version(name, str(version)) if version is not None else client.get_model_version_by_alias(name, 'challenger')
+    with promotion_lock(uri):  # the champion read here is still the champion when the alias moves
+        champ = client.get_registered_model(name).aliases.get('champion')
+        if champ is not None and str(champ) == str(mv.version):
+            return {'promoted': False, 'version': str(mv.version), 'reason': f'version {mv.version} is already champion'}
+        if champ is None: out = {'promoted': True, 'reason': 'first model', 'version': str(mv.version)}
+        else: out = _compare(mlflow, mv, client.get_model_version(name, str(champ)), data_dir)
+        if out['promoted']: client.set_registered_model_alias(name, 'champion', str(mv.version))
+        client.set_model_version_tag(name, str(mv.version), 'promotion', out['reason'])
     return out
 
 # %% ../nbs/06_tracking.ipynb #578b1068
