@@ -19,6 +19,7 @@ from ocr6_scoring.cli import free_port
 from ocr6_scoring.service import AuditLog
 from ocr6_scoring.cli import stop_processes as stop
 from ocr6_scoring.testing import Conn, audit_rows, client_ids, get_once as _get_once, start_serve, wait_ready
+from test_reliability import restart_and_score
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW = {'route': 'score', 'client_id': 7, 'model_version': 'v1', 'probability': .2, 'decision': 'refused', 'threshold': .1}
@@ -134,15 +135,7 @@ def test_sigkill_of_two_workers_under_load_loses_no_answered_decision(sample_bun
     rows = _check_logged(pg_url, r['answered'])
     assert len(rows) - len(r['answered']) <= 8  # committed, answer cut by the kill: at most one per client in flight
 
-    port = free_port()
-    proc = start_serve(sample_bundle, clients_dir, pg_url, port, log, workers=2)
-    try:
-        wait_ready(proc, port, log)
-        status, payload = asyncio.run(_get_once(port, f'/clients/{ids[0]}/score'))
-        assert status == 200, payload
-    finally: stop(proc)
-    after = audit_rows(pg_url)
-    assert after[:len(rows)] == rows and len(after) == len(rows) + 1
+    restart_and_score(lambda port: start_serve(sample_bundle, clients_dir, pg_url, port, log, workers=2), log, pg_url, rows, ids[0])
 
 
 def test_database_killed_under_load_503_then_recovers(sample_bundle, clients_dir, tmp_path, postgres):

@@ -283,14 +283,19 @@ def test_sigkill_under_load_loses_no_answered_decision(sample_bundle, clients_di
     # rows beyond the answers: decisions committed whose answer the kill cut off, at most one per client in flight
     assert len(rows) - len(r['answered']) <= KILL_CONCURRENCY
 
-    port = free_port()  # restart on the same audit log
     with open(log, 'a') as f: f.write('\n--- restart ---\n')
-    proc = start_uvicorn('api.app:app', port, server_env(sample_bundle, clients_dir, db), log)
+    restart_and_score(lambda port: start_uvicorn('api.app:app', port, server_env(sample_bundle, clients_dir, db), log), log, db, rows, ids[0])
+
+
+def restart_and_score(start, log: Path, db, rows: list, cid: int):
+    "Start a server again on the audit log `db` with `start(port)`: it answers a score, and the log is `rows` plus that decision."
+    port = free_port()
+    proc = start(port)
     try:
         wait_ready(proc, port, log)
-        status, payload = asyncio.run(_get_once(port, f'/clients/{ids[0]}/score'))
+        status, payload = asyncio.run(_get_once(port, f'/clients/{cid}/score'))
         assert status == 200, payload
     finally: stop(proc)
     after = audit_rows(db)
     assert after[:len(rows)] == rows and len(after) == len(rows) + 1
-    assert after[-1][:2] == ('score', ids[0]) and after[-1][2] == json.loads(payload)['probability']
+    assert after[-1] == ('score', cid, json.loads(payload)['probability'])
