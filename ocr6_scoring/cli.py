@@ -12,10 +12,10 @@ from . import __version__
 from .data import DataError, load_tables, summarise
 
 # %% auto #0
-__all__ = ['REPO', 'TRAIN_NOTEBOOK', 'STOP_SIGNALS', 'DEMO_DIR', 'cmd_summary', 'cmd_synth', 'cmd_train', 'cmd_score',
-           'cmd_drift', 'is_loopback', 'cmd_serve', 'cmd_dashboard', 'StartError', 'free_port', 'wait_until',
-           'wait_http', 'stop_processes', 'stop_on_signals', 'ignoring_signals', 'services', 'cmd_demo', 'build_parser',
-           'main']
+__all__ = ['REPO', 'TRAIN_NOTEBOOK', 'STOP_SIGNALS', 'DEMO_DIR', 'PROFILE_NAMES', 'cmd_summary', 'cmd_synth', 'cmd_train',
+           'cmd_score', 'cmd_drift', 'is_loopback', 'cmd_serve', 'cmd_dashboard', 'StartError', 'free_port',
+           'wait_until', 'wait_http', 'stop_processes', 'stop_on_signals', 'ignoring_signals', 'services', 'cmd_demo',
+           'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #b989c590
 def cmd_summary(args):
@@ -331,6 +331,8 @@ def cmd_demo(args):
             print('\nStopping...', flush=True); return 0
 
 # %% ../nbs/11_cli.ipynb #fa7809a4
+PROFILE_NAMES = ('smoke', 'quick', 'standard', 'full')  # the keys of tracking.PROFILES, named here so that `ocr6 --help` needs no model code
+
 def build_parser() -> argparse.ArgumentParser:
     "The `ocr6` argument parser with all its sub-commands."
     p = argparse.ArgumentParser(prog='ocr6', description='Credit scoring on Home Credit data: '
@@ -355,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser('train', help='train a scorer and write a model bundle', description=cmd_train.__doc__)
     s.add_argument('--data-dir', required=True, help='folder with application_train (+ child tables)')
     s.add_argument('--out', required=True, help='model bundle folder to write')
-    s.add_argument('--profile', choices=['smoke', 'quick', 'standard', 'full'], default='standard',
+    s.add_argument('--profile', choices=PROFILE_NAMES, default='standard',
                    help='search effort: defaults of --n-iter/--n-init/--n-folds/--n-estimators')
     s.add_argument('--n-iter', type=int, default=None, help='Bayesian optimisation steps (profile default)')
     s.add_argument('--n-init', type=int, default=None, help='random starting points (profile default)')
@@ -418,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--work-dir', default='runs/demo', help='MLflow database, drift report and service logs')
     s.add_argument('--docs-out', default='_docs', help='rendered site')
     s.add_argument('--tracking-uri', default=None, help='MLflow tracking URI (default: sqlite in --work-dir)')
-    s.add_argument('--profile', choices=['smoke', 'quick', 'standard', 'full'], default='quick', help='search effort of the training')
+    s.add_argument('--profile', choices=PROFILE_NAMES, default='quick', help='search effort of the training')
     s.add_argument('--n-clients', type=int, default=None, help='synthetic training applicants (default: demo size)')
     s.add_argument('--retrain', action='store_true', help='train a new challenger even if a champion exists')
     s.add_argument('--no-docs', action='store_true', help='skip building the docs')

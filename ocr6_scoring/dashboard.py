@@ -14,18 +14,18 @@ import httpx
 import ipywidgets as w
 from fastcore.basics import patch
 from matplotlib.figure import Figure
+from .data import SENTINEL_DAYS
 
 # %% auto #0
-__all__ = ['OKABE_ITO', 'TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'FOCUS', 'TITLE', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED',
-           'PANELS_OF', 'ADVISOR_NOTEBOOK', 'contrast_ratio', 'decision_words', 'fmt_value', 'pct', 'pts', 'ApiError',
+__all__ = ['TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'FOCUS', 'TITLE', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED', 'PANELS_OF',
+           'ADVISOR_NOTEBOOK', 'contrast_ratio', 'decision_words', 'fmt_value', 'pct', 'pts', 'ApiError',
            'http_message', 'ApiClient', 'StubApi', 'chart_html', 'tick_label', 'gauge_text', 'gauge_chart',
            'contributions_text', 'contributions_chart', 'importance_chart', 'histogram_text', 'histogram_chart',
            'scatter_text', 'scatter_chart', 'warm_up', 'App', 'header_html', 'info_html', 'similar_html',
            'reasons_html', 'explanation_html', 'what_if_html', 'title_tag', 'dashboard_command', 'serve_dashboard']
 
 # %% ../nbs/10_dashboard.ipynb #7c0d711d
-OKABE_ITO = {'blue': '#0072B2', 'vermillion': '#D55E00', 'green': '#009E73', 'orange': '#E69F00',
-             'sky': '#56B4E9', 'black': '#000000'}
+from .cost import OKABE_ITO  # the palette of every figure of the project, defined once
 TEXT, MUTED, BACKGROUND = '#1a1a1a', '#4d4d4d', '#ffffff'
 BADGE = {'granted': '#e6f4ee', 'refused': '#fde8dc'}  # light backgrounds of the decision badges (dark text on them)
 FOCUS = OKABE_ITO['blue']  # keyboard focus outline
@@ -162,7 +162,7 @@ class StubApi:
         income = float(round(rng.lognormal(11.9, 0.5), -2)); credit = float(round(income * rng.uniform(1, 6), -2))
         return {'SK_ID_CURR': i, 'AMT_INCOME_TOTAL': income, 'AMT_CREDIT': credit, 'AMT_ANNUITY': round(credit / rng.uniform(10, 30), 1),
                 'AMT_GOODS_PRICE': round(credit * 0.9, -2), 'DAYS_BIRTH': -int(rng.integers(21, 68) * 365.25),
-                'DAYS_EMPLOYED': int(-rng.integers(30, 12000)) if rng.random() > 0.15 else 365243,
+                'DAYS_EMPLOYED': int(-rng.integers(30, 12000)) if rng.random() > 0.15 else SENTINEL_DAYS,
                 'CNT_CHILDREN': int(rng.poisson(0.5)), 'EXT_SOURCE_2': round(float(rng.beta(4, 2.5)), 4),
                 'CODE_GENDER': 'F' if rng.random() < 0.6 else 'M', 'NAME_FAMILY_STATUS': 'Married', 'NAME_INCOME_TYPE': 'Working'}
 
@@ -171,7 +171,7 @@ class StubApi:
         emp = a['DAYS_EMPLOYED']
         return {'EXT_SOURCE_2': a['EXT_SOURCE_2'], 'CREDIT_INCOME_RATIO': a['AMT_CREDIT'] / a['AMT_INCOME_TOTAL'],
                 'AMT_INCOME_TOTAL': a['AMT_INCOME_TOTAL'], 'AMT_CREDIT': a['AMT_CREDIT'], 'AMT_ANNUITY': a['AMT_ANNUITY'],
-                'YEARS_EMPLOYED': 0. if emp == 365243 else -emp / 365.25, 'AGE': -a['DAYS_BIRTH'] / 365.25, 'CNT_CHILDREN': a['CNT_CHILDREN']}
+                'YEARS_EMPLOYED': 0. if emp == SENTINEL_DAYS else -emp / 365.25, 'AGE': -a['DAYS_BIRTH'] / 365.25, 'CNT_CHILDREN': a['CNT_CHILDREN']}
 
     def _proba(self, f, drop=None) -> float:
         z = 0.2 + sum(c * (f[k] if k != drop else self._mean(k)) for k, c in _COEF.items())
@@ -309,7 +309,7 @@ def gauge_chart(score: Mapping) -> tuple[str, str]:
     p, t = score['probability'], score['threshold']
     top = 0.5 if max(p, t) < 0.45 else 1.0
     fig = _figure(6.4, 1.5, left=0.15, bottom=0.5, top=0.05, right=0.3); ax = fig.add_subplot()
-    ax.barh(0, t, color=BADGE['granted'], edgecolor=OKABE_ITO['green'], height=0.6)
+    ax.barh(0, t, color=BADGE['granted'], edgecolor=OKABE_ITO['bluish_green'], height=0.6)
     ax.barh(0, top - t, left=t, color=BADGE['refused'], edgecolor=OKABE_ITO['vermillion'], height=0.6, hatch='//')
     ax.text(t / 2, 0, '✔ granted zone' if t > 0.08 else '', ha='center', va='center', color=TEXT, fontsize=9)
     ax.text((t + top) / 2, 0, '✖ refused zone', ha='center', va='center', color=TEXT, fontsize=9,
@@ -364,7 +364,7 @@ def importance_chart(items: list, # the API's global_importance: [{'group','labe
            f"influence: " + ', '.join(f"{d['label']} {s:.0f} %" for d, s in zip(items, share)) + '.')
     names = [tick_label(d['label']) for d in items]
     fig = _figure(6.4, 0.7 + 0.4 * max(len(items), 1), left=_label_margin(names), right=0.5); ax = fig.add_subplot()
-    ax.barh(range(len(items))[::-1], share, color=OKABE_ITO['sky'], edgecolor=TEXT, linewidth=0.5)
+    ax.barh(range(len(items))[::-1], share, color=OKABE_ITO['sky_blue'], edgecolor=TEXT, linewidth=0.5)
     for i, s in zip(range(len(items))[::-1], share): ax.text(s, i, f' {s:.0f} %', va='center', fontsize=9, color=TEXT)
     ax.set_yticks(range(len(items))[::-1], names, fontsize=9)
     ax.set_xlim(0, max(share + [1]) * 1.25); ax.set_xlabel('Share of the influence on decisions (all clients)'); _style(ax)
@@ -395,7 +395,7 @@ def histogram_chart(h: Mapping) -> tuple[str, str]:
     e, r, d = np.asarray(h['edges'], float), np.asarray(h['repaid'], float), np.asarray(h['defaulted'], float)
     fig = _figure(6.4, 2.8, left=0.75); ax = fig.add_subplot()
     share = lambda c: 100 * c / c.sum() if c.sum() else c
-    ax.stairs(share(r), e, fill=True, color=OKABE_ITO['sky'], alpha=0.6, label='repaid (filled)')
+    ax.stairs(share(r), e, fill=True, color=OKABE_ITO['sky_blue'], alpha=0.6, label='repaid (filled)')
     ax.stairs(share(r), e, color=OKABE_ITO['blue'], lw=1.5)
     ax.stairs(share(d), e, color=OKABE_ITO['vermillion'], lw=2.2, ls='--', label='defaulted (dashed)', hatch='//')
     v = h.get('client_value')
@@ -468,7 +468,7 @@ CSS = f"""<style>
 .ocr6-panel {{ border:1px solid #767676; border-radius:6px; padding:.5rem .8rem; margin:.3rem 0; background:{BACKGROUND}; }}
 .ocr6-muted, .ocr6-app .ocr6-muted {{ color:{MUTED}; }}
 .ocr6-badge {{ display:inline-block; padding:.1rem .6rem; border-radius:4px; font-weight:700; border:2px solid; color:{TEXT}; }}
-.ocr6-granted {{ background:{BADGE['granted']}; border-color:{OKABE_ITO['green']}; }}
+.ocr6-granted {{ background:{BADGE['granted']}; border-color:{OKABE_ITO['bluish_green']}; }}
 .ocr6-refused {{ background:{BADGE['refused']}; border-color:{OKABE_ITO['vermillion']}; }}
 .ocr6-alert {{ background:#fff4e0; border-left:6px solid {OKABE_ITO['orange']}; padding:.4rem .8rem; color:{TEXT}; }}
 .ocr6-app table {{ border-collapse:collapse; }}
@@ -500,7 +500,7 @@ def _panel(title: str, *children, cls: str='') -> w.VBox:
 WHAT_IF_FIELDS = {  # application column -> plain label (employment is edited in years, stored in days)
     'AMT_INCOME_TOTAL': 'Annual income', 'AMT_CREDIT': 'Credit amount', 'AMT_ANNUITY': 'Loan annuity (repayment)',
     'AMT_GOODS_PRICE': 'Price of the goods', 'DAYS_EMPLOYED': 'Years employed', 'CNT_CHILDREN': 'Number of children'}
-NOT_EMPLOYED = 365243  # Kaggle's DAYS_EMPLOYED for clients without a job (pensioners, unemployed)
+NOT_EMPLOYED = SENTINEL_DAYS  # Kaggle's DAYS_EMPLOYED for clients without a job (pensioners, unemployed)
 
 # %% ../nbs/10_dashboard.ipynb #fe7932b9
 class App:

@@ -19,8 +19,8 @@ __all__ = ['MISSING_LEVELS', 'OTHER', 'DAYS_WINDOW', 'MONTHS_WINDOW', 'SPEC_FORM
            'APP_VALUES', 'CHILD', 'RATIOS', 'as_float', 'level_codes', 'TableView', 'safe_div', 'Groups', 'Value',
            'Filter', 'col', 'ratio', 'flag', 'since', 'level_is', 'rowwise', 'ChildCatalog', 'fit_levels', 'slug',
            'empty_frame', 'pick_application', 'applicant_codes', 'compile_spec', 'compute_columns', 'FeatureBuilder',
-           'records_to_tables', 'check_links', 'check_spec', 'row_values', 'explain_constant', 'applicant_records',
-           'with_missing']
+           'records_to_tables', 'check_links', 'check_spec', 'row_values', 'explain_constant', 'duplicated_pairs',
+           'applicant_records', 'with_missing']
 
 # %% ../nbs/02_features.ipynb #c54e152e
 MISSING_LEVELS = frozenset({'XNA', 'XAP'})  # Kaggle's "not available" / "not applicable" placeholders
@@ -956,6 +956,16 @@ def explain_constant(fb: FeatureBuilder, tables: Mapping[str, pd.DataFrame], nam
     if len(np.unique(x)) <= 1:
         return f"the {len(x)} row values it reads are all {x[0]:g}" if len(x) else 'it reads no non-missing row values'
     return None
+
+# %% ../nbs/02_features.ipynb #30578f4b
+def duplicated_pairs(X: pd.DataFrame) -> set[tuple[str, str]]:
+    "Pairs of identical columns (NaN == NaN), first-seen column first."
+    seen, out = {}, set()
+    for c in X.columns:
+        k = X[c].to_numpy().tobytes()
+        if k in seen: out.add((seen[k], c))
+        else: seen[k] = c
+    return out
 
 # %% ../nbs/02_features.ipynb #56f23bdd
 def applicant_records(tables: Mapping[str, pd.DataFrame],  # typed tables

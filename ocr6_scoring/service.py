@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 import numpy as np, pandas as pd
-from .data import CHILD_TABLES, SCHEMA, DataError, load_tables, check_plausible
+from .data import CHILD_TABLES, SCHEMA, SENTINEL_DAYS, DataError, load_tables, check_plausible
 from .cost import decide, scorecard_points, score_band
 from .tracking import Bundle
 from .explain import SINGLE_ROWS, Explainer, global_importance
@@ -240,7 +240,7 @@ def json_value(v) -> Any:
 def info_value(v, transform: str|None):
     "A card value: `DAYS_*` -> years (1 decimal, sentinel -> None)."
     v = json_value(v)
-    if transform == 'years' and v is not None: v = None if v >= 365243 else round(abs(v) / 365.25, 1)
+    if transform == 'years' and v is not None: v = None if v >= SENTINEL_DAYS else round(abs(v) / 365.25, 1)
     return v
 
 # %% ../nbs/09_service.ipynb #e1cbdada

@@ -18,10 +18,10 @@ from .model import Scorer, brier, ece, BundleError, read_bundle, check_out, mani
 from .tuning import tune, DEFAULT_SPACE, as_score
 
 # %% auto #0
-__all__ = ['SCORES', 'LOSSES', 'PROFILES', 'REGISTERED_MODEL', 'EXPERIMENT', 'CONFIGURATIONS', 'in_holdout', 'data_fingerprint',
-           'load_object', 'TrainConfig', 'prob_metrics', 'TrainReport', 'train_bundle', 'Bundle', 'score_folder',
-           'default_tracking_uri', 'artifact_root', 'promotion_lock', 'TrackedRun', 'track', 'bundle_path',
-           'holdout_cost', 'promote', 'run_configurations', 'comparison_table']
+__all__ = ['SCORES', 'LOSSES', 'PROFILES', 'REGISTERED_MODEL', 'CHAMPION', 'CHALLENGER', 'EXPERIMENT', 'CONFIGURATIONS',
+           'in_holdout', 'data_fingerprint', 'load_object', 'TrainConfig', 'prob_metrics', 'TrainReport',
+           'train_bundle', 'Bundle', 'score_folder', 'default_tracking_uri', 'artifact_root', 'promotion_lock',
+           'TrackedRun', 'track', 'bundle_path', 'holdout_cost', 'promote', 'run_configurations', 'comparison_table']
 
 # %% ../nbs/06_tracking.ipynb #12550fe1
 def in_holdout(ids, share: float=0.2) -> np.ndarray:
@@ -257,6 +257,7 @@ def score_folder(model_dir, data_dir, out) -> pd.DataFrame:
 
 # %% ../nbs/06_tracking.ipynb #7a43cec3
 REGISTERED_MODEL = 'ocr6-scorer'
+CHAMPION, CHALLENGER = 'champion', 'challenger'  # the registry aliases: the served model, the last one trained
 EXPERIMENT = 'ocr6-scoring'
 
 def default_tracking_uri() -> str:
@@ -327,7 +328,7 @@ def _register(client, uri: str, name: str, source: str, run_id: str) -> str:
             if e.error_code != 'RESOURCE_DOES_NOT_EXIST': raise
             client.create_registered_model(name)
         version = str(client.create_model_version(name, source=source, run_id=run_id).version)
-        client.set_registered_model_alias(name, 'challenger', version)
+        client.set_registered_model_alias(name, CHALLENGER, version)
     return version
 
 # %% ../nbs/06_tracking.ipynb #c4100b1b
@@ -388,7 +389,7 @@ def track(scorer_cls=Scorer,  # the scorer class
     return tr
 
 # %% ../nbs/06_tracking.ipynb #2579a31f
-def bundle_path(name: str=REGISTERED_MODEL, alias: str='champion', tracking_uri: str|None=None) -> Path:
+def bundle_path(name: str=REGISTERED_MODEL, alias: str=CHAMPION, tracking_uri: str|None=None) -> Path:
     "Local folder of the bundle that `alias` points to (downloaded if the artefact store is remote)."
     mlflow, client, uri = _mlflow(tracking_uri)
     try: mv = client.get_model_version_by_alias(name, alias)
@@ -426,14 +427,14 @@ def promote(name: str=REGISTERED_MODEL, data_dir=None, tracking_uri: str|None=No
            ) -> dict:
     "Move `champion` to `version` if it has a lower business cost on the same holdout (first model: promoted), under the lock."
     mlflow, client, uri = _mlflow(tracking_uri)
-    mv = client.get_model_version(name, str(version)) if version is not None else client.get_model_version_by_alias(name, 'challenger')
+    mv = client.get_model_version(name, str(version)) if version is not None else client.get_model_version_by_alias(name, CHALLENGER)
     with promotion_lock(uri):  # the champion read here is still the champion when the alias moves
-        champ = client.get_registered_model(name).aliases.get('champion')
+        champ = client.get_registered_model(name).aliases.get(CHAMPION)
         if champ is not None and str(champ) == str(mv.version):
             return {'promoted': False, 'version': str(mv.version), 'reason': f'version {mv.version} is already champion'}
         if champ is None: out = {'promoted': True, 'reason': 'first model', 'version': str(mv.version)}
         else: out = _compare(mlflow, mv, client.get_model_version(name, str(champ)), data_dir)
-        if out['promoted']: client.set_registered_model_alias(name, 'champion', str(mv.version))
+        if out['promoted']: client.set_registered_model_alias(name, CHAMPION, str(mv.version))
         client.set_model_version_tag(name, str(mv.version), 'promotion', out['reason'])
     return out
 

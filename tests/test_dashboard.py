@@ -2,7 +2,8 @@
 import json
 import httpx, pytest
 from ocr6_scoring.dashboard import (App, ApiClient, ApiError, StubApi, NOT_EMPLOYED, contrast_ratio, dashboard_command,
-                                    TEXT, MUTED, BACKGROUND, BADGE, OKABE_ITO)
+                                    TEXT, MUTED, BACKGROUND, BADGE)
+from ocr6_scoring.cost import OKABE_ITO
 
 PANELS = ('header', 'gauge', 'info', 'similar', 'explanation', 'importance', 'comparison', 'bivariate')
 

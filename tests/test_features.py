@@ -4,7 +4,8 @@ import numpy as np, pandas as pd
 import pytest
 
 from ocr6_scoring.data import CHILD_TABLES, SCHEMA, SENTINEL_DAYS, DataError, load_tables
-from ocr6_scoring.features import (FeatureBuilder, applicant_records, explain_constant, records_to_tables, with_missing, CHILD)
+from ocr6_scoring.features import (FeatureBuilder, applicant_records, duplicated_pairs, explain_constant, records_to_tables, with_missing,
+                                   CHILD)
 
 
 def bitwise(a: pd.DataFrame, b: pd.DataFrame) -> bool:
@@ -126,22 +127,13 @@ def _coincidences(T):
     }
 
 
-def _duplicated_pairs(X):
-    seen, out = {}, set()
-    for c in X.columns:
-        k = X[c].to_numpy().tobytes()
-        if k in seen: out.add((seen[k], c))
-        else: seen[k] = c
-    return out
-
-
 def test_constant_and_duplicated_columns_explained(sample):
     T, fb, X = sample
     const = [c for c in X.columns if X[c].nunique() <= 1]
     assert [c for c in const if explain_constant(fb, T, c) is None] == []
     facts = _coincidences(T)
     assert all(facts.values()), [k for k, v in facts.items() if not v]
-    assert _duplicated_pairs(X.drop(columns=const)) == set(facts)
+    assert duplicated_pairs(X.drop(columns=const)) == set(facts)
 
 
 def _scrambled(T, seed=0):
@@ -170,7 +162,7 @@ def test_no_two_columns_compute_the_same_thing(sample):
     T, fb, _ = sample
     Y = fb.transform(_scrambled(T))
     const = [c for c in Y.columns if Y[c].nunique() <= 1]
-    assert _duplicated_pairs(Y.drop(columns=const)) == set()
+    assert duplicated_pairs(Y.drop(columns=const)) == set()
     assert not Y.isna().all().any()
 
 

@@ -11,6 +11,7 @@ import numpy as np, pandas as pd, pytest
 from ocr6_scoring.data import SCHEMA, TABLES, DTYPES, DataError, load_tables
 from ocr6_scoring import synth
 from ocr6_scoring.synth import DEMO_N_CLIENTS, DRIFTED_COLUMNS, MISSING, generate, synthesize, default_n_test
+from ocr6_scoring.drift import psi
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT.parent/'shared'/'data'/'home-credit-sample'
@@ -230,23 +231,6 @@ def test_quick_model_learns_and_child_tables_help(demo):
 
 
 # --- drift ---------------------------------------------------------------------------------------
-
-def psi(ref: pd.Series, cur: pd.Series, bins: int = 10) -> float:
-    "Population stability index: 10 quantile bins of `ref` (+ missing), or one bin per level / value."
-    if isinstance(ref.dtype, pd.CategoricalDtype) or ref.nunique() <= 20:
-        r, c = ref.astype(object).where(ref.notna(), '<NA>'), cur.astype(object).where(cur.notna(), '<NA>')
-        levels = sorted(set(r) | set(c), key=str)
-        e, a = (s.value_counts(normalize=True).reindex(levels, fill_value=0).to_numpy() for s in (r, c))
-    else:
-        edges = np.unique(np.nanquantile(ref.astype(float), np.linspace(0, 1, bins + 1)[1:-1]))
-        def share(s):
-            x = s.astype(float).to_numpy()
-            b = np.where(np.isnan(x), len(edges) + 1, np.searchsorted(edges, x, side='right'))
-            return np.bincount(b, minlength=len(edges) + 2) / len(x)
-        e, a = share(ref), share(cur)
-    e, a = np.clip(e, 1e-4, None), np.clip(a, 1e-4, None)
-    return float(((a - e) * np.log(a / e)).sum())
-
 
 def psi_scores(g: dict) -> pd.Series:
     tr, te = g['application_train'], g['application_test']
