@@ -19,10 +19,10 @@ from .data import SENTINEL_DAYS
 # %% auto #0
 __all__ = ['TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'FOCUS', 'TITLE', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED', 'PANELS_OF',
            'ADVISOR_NOTEBOOK', 'contrast_ratio', 'decision_words', 'fmt_value', 'pct', 'pts', 'ApiError',
-           'http_message', 'ApiClient', 'StubApi', 'chart_html', 'tick_label', 'gauge_text', 'gauge_chart',
-           'contributions_text', 'contributions_chart', 'importance_chart', 'histogram_text', 'histogram_chart',
-           'scatter_text', 'scatter_chart', 'warm_up', 'App', 'header_html', 'info_html', 'similar_html',
-           'reasons_html', 'explanation_html', 'what_if_html', 'title_tag', 'dashboard_command', 'serve_dashboard']
+           'http_message', 'ApiClient', 'chart_html', 'tick_label', 'gauge_text', 'gauge_chart', 'contributions_text',
+           'contributions_chart', 'importance_chart', 'histogram_text', 'histogram_chart', 'scatter_text',
+           'scatter_chart', 'warm_up', 'App', 'header_html', 'info_html', 'similar_html', 'reasons_html',
+           'explanation_html', 'what_if_html', 'title_tag', 'dashboard_command', 'serve_dashboard']
 
 # %% ../nbs/10_dashboard.ipynb #7c0d711d
 from .cost import OKABE_ITO  # the palette of every figure of the project, defined once
@@ -129,136 +129,6 @@ class ApiClient:
     def bivariate(self, x: str, y: str, n: int=1000, client_id: int|None=None) -> dict:
         return self._get('/population/bivariate', x=x, y=y, n=n, client_id=client_id)
     def close(self): self.http.close()
-
-# %% ../nbs/10_dashboard.ipynb #be198286
-_STUB_FEATURES = [  # name, label, unit, group
-    ('EXT_SOURCE_2', 'External credit score 2', '', 'EXT_SOURCE_2'),
-    ('CREDIT_INCOME_RATIO', 'Credit amount / annual income', '', 'AMT_CREDIT'),
-    ('AMT_INCOME_TOTAL', 'Annual income', '', 'AMT_INCOME_TOTAL'),
-    ('AMT_CREDIT', 'Credit amount', '', 'AMT_CREDIT'),
-    ('AMT_ANNUITY', 'Loan annuity', '', 'AMT_ANNUITY'),
-    ('YEARS_EMPLOYED', 'Years employed', 'years', 'DAYS_EMPLOYED'),
-    ('AGE', 'Age', 'years', 'DAYS_BIRTH'),
-    ('CNT_CHILDREN', 'Number of children', '', 'CNT_CHILDREN')]
-_COEF = {'EXT_SOURCE_2': -3.0, 'CREDIT_INCOME_RATIO': 0.25, 'YEARS_EMPLOYED': -0.05, 'AGE': -0.02, 'CNT_CHILDREN': 0.15}
-
-class StubApi:
-    "In-memory stand-in for `ApiClient`: same methods and JSON shapes, deterministic data, no network."
-    def __init__(self, n: int=40, # clients that can be looked up (ids 100001...)
-                 n_population: int=400, # past clients with a known outcome
-                 threshold: float=0.3, seed: int=0,
-                 fail: Mapping|None=None): # route name (or '*') -> ApiError to raise
-        rng = np.random.default_rng(seed)
-        self.threshold, self.fail, self.calls = threshold, dict(fail or {}), []
-        self.ids = list(range(100001, 100001 + n))
-        self.apps = {i: self._application(i, rng) for i in self.ids}
-        pop = [self._features(self._application(0, rng)) for _ in range(n_population)]
-        self.pop = {f[0]: np.array([p[f[0]] for p in pop], float) for f in _STUB_FEATURES}
-        self.pop_score = np.array([self._proba(p) for p in pop])
-        self.pop_target = (rng.random(n_population) < self.pop_score).astype(int)
-
-    @staticmethod
-    def _application(i, rng) -> dict:
-        income = float(round(rng.lognormal(11.9, 0.5), -2)); credit = float(round(income * rng.uniform(1, 6), -2))
-        return {'SK_ID_CURR': i, 'AMT_INCOME_TOTAL': income, 'AMT_CREDIT': credit, 'AMT_ANNUITY': round(credit / rng.uniform(10, 30), 1),
-                'AMT_GOODS_PRICE': round(credit * 0.9, -2), 'DAYS_BIRTH': -int(rng.integers(21, 68) * 365.25),
-                'DAYS_EMPLOYED': int(-rng.integers(30, 12000)) if rng.random() > 0.15 else SENTINEL_DAYS,
-                'CNT_CHILDREN': int(rng.poisson(0.5)), 'EXT_SOURCE_2': round(float(rng.beta(4, 2.5)), 4),
-                'CODE_GENDER': 'F' if rng.random() < 0.6 else 'M', 'NAME_FAMILY_STATUS': 'Married', 'NAME_INCOME_TYPE': 'Working'}
-
-    @staticmethod
-    def _features(a) -> dict:
-        emp = a['DAYS_EMPLOYED']
-        return {'EXT_SOURCE_2': a['EXT_SOURCE_2'], 'CREDIT_INCOME_RATIO': a['AMT_CREDIT'] / a['AMT_INCOME_TOTAL'],
-                'AMT_INCOME_TOTAL': a['AMT_INCOME_TOTAL'], 'AMT_CREDIT': a['AMT_CREDIT'], 'AMT_ANNUITY': a['AMT_ANNUITY'],
-                'YEARS_EMPLOYED': 0. if emp == SENTINEL_DAYS else -emp / 365.25, 'AGE': -a['DAYS_BIRTH'] / 365.25, 'CNT_CHILDREN': a['CNT_CHILDREN']}
-
-    def _proba(self, f, drop=None) -> float:
-        z = 0.2 + sum(c * (f[k] if k != drop else self._mean(k)) for k, c in _COEF.items())
-        return float(1 / (1 + math.exp(-z)))
-
-    def _mean(self, k): return float(self.pop[k].mean()) if hasattr(self, 'pop') else 0.
-
-    def _enter(self, route, *args):
-        self.calls.append((route, *args))
-        if e := self.fail.get(route, self.fail.get('*')): raise e
-
-    def _app(self, cid) -> dict:
-        if int(cid) not in self.apps: raise ApiError(f'Not found: client {cid} not found.', 404)
-        return self.apps[int(cid)]
-
-    def _score(self, cid, a) -> dict:
-        p = self._proba(self._features(a))
-        return {'id': cid, 'probability': p, 'decision': 'granted' if p < self.threshold else 'refused', 'threshold': self.threshold,
-                'distance': p - self.threshold, 'points': round(1000 * (1 - p)), 'band': 'high risk' if p >= self.threshold else 'low risk',
-                'model_version': 'stub0001'}
-
-    def health(self): self._enter('health'); return {'status': 'ok'}
-    def model(self):
-        self._enter('model')
-        return {'model_version': 'stub0001', 'threshold': self.threshold, 'threshold_band': [self.threshold - .03, self.threshold + .03],
-                'fn_cost': 10., 'fp_cost': 1., 'calibration': 'sigmoid', 'estimator': 'XGBClassifier',
-                'metrics': {'auc': 0.75, 'business_cost': 0.5, 'brier': 0.07, 'ece': 0.01},
-                'global_importance': [{'group': g, 'label': l, 'importance': abs(_COEF.get(n, 0.01)) * (5 if n == 'EXT_SOURCE_2' else 1)}
-                                      for n, l, u, g in _STUB_FEATURES],
-                'features': [{'name': n, 'label': l, 'unit': u, 'group': g} for n, l, u, g in _STUB_FEATURES], 'drift': None}
-    def clients(self, q='', limit=20):
-        self._enter('clients', q); m = [i for i in self.ids if str(i).startswith(str(q))]
-        return {'items': m[:limit], 'total': len(m)}
-    def client(self, cid):
-        self._enter('client', cid); a = self._app(cid); f = self._features(a)
-        info = [{'name': n, 'label': l, 'value': round(f[n], 4), 'unit': u} for n, l, u, g in _STUB_FEATURES]
-        info += [{'name': 'CODE_GENDER', 'label': 'Gender', 'value': a['CODE_GENDER'], 'unit': ''},
-                 {'name': 'NAME_FAMILY_STATUS', 'label': 'Family status', 'value': a['NAME_FAMILY_STATUS'], 'unit': ''}]
-        return {'id': int(cid), 'info': info, 'application': dict(a)}
-    def score(self, cid): self._enter('score', cid); return self._score(int(cid), self._app(cid))
-    def explanation(self, cid, top=6):
-        self._enter('explanation', cid); a = self._app(cid); f = self._features(a); p = self._proba(f)
-        labels = {n: l for n, l, u, g in _STUB_FEATURES}
-        c = [{'group': k, 'label': labels[k], 'value': fmt_value(f[k]), 'typical': fmt_value(self._mean(k)),
-              'probability_points': 100 * (p - self._proba(f, drop=k))} for k in _COEF]
-        c = sorted(c, key=lambda d: -abs(d['probability_points']))[:top]
-        for d in c: d['direction'] = 'raises' if d['probability_points'] > 0 else 'lowers'
-        sentence = lambda d: f"{d['label']} ({d['value']}, typical {d['typical']}) {d['direction']} the risk by {abs(d['probability_points']):.1f} points."
-        return {'id': int(cid), 'probability': p, 'base_probability': float(self.pop_score.mean()), 'contributions': c,
-                'reasons': {'raising': [sentence(d) for d in c if d['direction'] == 'raises'],
-                            'lowering': [sentence(d) for d in c if d['direction'] == 'lowers']}, 'model_version': 'stub0001'}
-    def _nearest(self, cid, k):
-        f = self._features(self._app(cid)); X = np.column_stack([self.pop[n] for n in _COEF])
-        z = (X - X.mean(0)) / X.std(0); c = (np.array([f[n] for n in _COEF]) - X.mean(0)) / X.std(0)
-        d = np.sqrt(((z - c) ** 2).sum(1)); idx = np.argsort(d)[:k]
-        return idx, d[idx]
-    def similar(self, cid, k=10):
-        self._enter('similar', cid); idx, d = self._nearest(cid, k)
-        return {'id': int(cid), 'k': k, 'default_rate': float(self.pop_target[idx].mean()), 'features': list(_COEF),
-                'neighbours': [{'id': 200000 + int(i), 'distance': float(x), 'target': int(self.pop_target[i]),
-                                'score': float(self.pop_score[i])} for i, x in zip(idx, d)]}
-    def what_if(self, cid, overrides):
-        self._enter('what_if', cid, dict(overrides)); a = self._app(cid)
-        bad = [k for k in overrides if k not in a or k == 'SK_ID_CURR']
-        if bad: raise ApiError(f'The scoring service did not accept these values: {bad[0]}: Extra inputs are not permitted.', 422)
-        return {'before': self._score(int(cid), a), 'after': self._score(int(cid), {**a, **overrides}), 'overrides': dict(overrides)}
-    def feature(self, name, bins=30, client_id=None, similar_to=None, k=200):
-        self._enter('feature', name, client_id, similar_to)
-        if name not in self.pop: raise ApiError(f'Not found: feature {name} not found.', 404)
-        sel = self._nearest(similar_to, k)[0] if similar_to is not None else np.arange(len(self.pop_score))
-        x, y = self.pop[name][sel], self.pop_target[sel]
-        edges = np.histogram_bin_edges(self.pop[name], bins)
-        v = self._features(self._app(client_id))[name] if client_id is not None else None
-        return {'name': name, 'label': dict((n, l) for n, l, u, g in _STUB_FEATURES)[name], 'unit': '', 'edges': edges.tolist(),
-                'repaid': np.histogram(x[y == 0], edges)[0].tolist(), 'defaulted': np.histogram(x[y == 1], edges)[0].tolist(),
-                'missing': 0, 'n': int(len(x)), 'client_value': v, 'percentile': None if v is None else float(100 * (x <= v).mean()),
-                'population': 'all' if similar_to is None else 'similar'}
-    def bivariate(self, x, y, n=1000, client_id=None):
-        self._enter('bivariate', x, y, client_id)
-        for name in (x, y):
-            if name not in self.pop: raise ApiError(f'Not found: feature {name} not found.', 404)
-        labels = dict((n_, l) for n_, l, u, g in _STUB_FEATURES); m = min(n, len(self.pop_score))
-        f = self._features(self._app(client_id)) if client_id is not None else None
-        return {'x': x, 'y': y, 'x_label': labels[x], 'y_label': labels[y],
-                'points': [{'x': float(self.pop[x][i]), 'y': float(self.pop[y][i]), 'target': int(self.pop_target[i]),
-                            'score': float(self.pop_score[i])} for i in range(m)],
-                'client': None if f is None else {'x': f[x], 'y': f[y]}}
 
 # %% ../nbs/10_dashboard.ipynb #69fb97cc
 def _figure(width: float=6.4, # inches

@@ -1,7 +1,8 @@
 "The dashboard's `App` driven without a browser: a stub API client, then `ApiClient` against a mock transport."
 import json
 import httpx, pytest
-from ocr6_scoring.dashboard import (App, ApiClient, ApiError, StubApi, NOT_EMPLOYED, contrast_ratio, dashboard_command,
+from ocr6_scoring.testing import StubApi
+from ocr6_scoring.dashboard import (App, ApiClient, ApiError, NOT_EMPLOYED, contrast_ratio, dashboard_command,
                                     TEXT, MUTED, BACKGROUND, BADGE)
 from ocr6_scoring.cost import OKABE_ITO
 
