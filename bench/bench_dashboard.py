@@ -1,6 +1,6 @@
 """Benchmark of the advisers' dashboard in a real browser: first load and client switch.
 
-The same browser session as tests/test_browser.py (tests/browser_harness.py): the real API
+The same browser session as tests/test_browser.py (ocr6_scoring.testing.browser_session): the real API
 (`ocr6 serve`, or uvicorn on api.app) on a model trained quickly on the real sample (or, without it,
 on a small synthetic folder), Voilà with a preheated kernel, Debian's chromium driven by Playwright,
 everything on 127.0.0.1. Goals (issue 10): first load <= 5 s, a client switch to all panels drawn
@@ -11,6 +11,7 @@ from pathlib import Path
 from statistics import median
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its sibling bench_service: the same data and model
 NAME = 'dashboard (browser)'
 GOALS = {'first load': '<= 5 s', 'client switch (median)': '<= 1.5 s', 'client switch (max)': '<= 1.5 s'}
 
@@ -20,22 +21,22 @@ def _skipped(reason: str) -> list[dict]:
 
 
 def bench(quick: bool = False) -> list[dict]:
-    sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT/'tests'))
-    import browser_harness as h
-    if (reason := h.missing()): return _skipped(reason)
+    import ocr6_scoring.testing as h
+    from bench_service import SAMPLE, _bundle
+    if (reason := h.browser_missing()): return _skipped(reason)
     n = 4 if quick else 11
     with tempfile.TemporaryDirectory(prefix='bench_dashboard_') as tmp:
         tmp = Path(tmp)
-        if (h.SAMPLE/'application_train.csv').exists():
-            train, data, what = h.SAMPLE, h.clients_folder(h.SAMPLE, tmp/'clients'), 'real sample (1,000 applicants)'
+        if (SAMPLE/'application_train.csv').exists():
+            train, data, what = SAMPLE, h.clients_folder(SAMPLE, tmp/'clients'), 'real sample (1,000 applicants)'
         else:
             from ocr6_scoring.synth import synthesize
             synthesize(tmp/'synth', n_clients=2_000, n_test=200, progress=False)
             train, data, what = tmp/'synth', tmp/'synth', 'synthetic folder (2,000 applicants; real sample absent)'
-        bundle = h.quick_bundle(train, tmp/'model')
+        bundle = _bundle(train, tmp/'model')
         ids = h.client_ids(data, n)
-        with h.api_server(bundle, data, tmp, token='bench-token') as api_url, \
-             h.dashboard_server(api_url, tmp, token='bench-token') as url:
+        with h.api_server(bundle, data, tmp/'audit.db', tmp/'api.log', token='bench-token', workers=1) as (_, port), \
+             h.dashboard_server(f'http://127.0.0.1:{port}', tmp, token='bench-token') as url:
             r = h.browser_session(url, ids, artifacts=None)
     sw, k = r['switch_s'], r['kernel_s']
     note = f'{what}; API and Voilà on loopback, headless chromium'

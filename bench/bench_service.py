@@ -66,12 +66,8 @@ NAIVE_APP = textwrap.dedent('''
 def _data(tmp: Path):
     "(training folder, clients folder, description): the real sample, else a synthetic folder."
     if (SAMPLE/'application_train.csv').exists():
-        import shutil, pandas as pd
-        clients = tmp/'clients'; clients.mkdir()
-        pd.read_csv(SAMPLE/'application_train.csv').drop(columns='TARGET').to_csv(clients/'application_test.csv', index=False)
-        for p in SAMPLE.glob('*.csv'):
-            if p.name not in ('application_train.csv', 'application_test.csv'): shutil.copy(p, clients/p.name)
-        return SAMPLE, clients, 'real sample (1,000 clients)'
+        from ocr6_scoring.testing import clients_folder
+        return SAMPLE, clients_folder(SAMPLE, tmp/'clients'), 'real sample (1,000 clients)'
     from ocr6_scoring.synth import synthesize
     synthesize(tmp/'synth', n_clients=2_000, n_test=200, progress=False)
     return tmp/'synth', tmp/'synth', 'synthetic folder (200 clients; real sample absent)'

@@ -14,9 +14,10 @@ from .data import SENTINEL_DAYS
 from .dashboard import ApiError, fmt_value
 
 # %% auto #0
-__all__ = ['PG_ROOT', 'REPO', 'pg_bin', 'ThrowawayPostgres', 'Conn', 'get_once', 'db_url', 'server_env', 'start_uvicorn',
-           'start_serve', 'wait_ready', 'api_server', 'audit_rows', 'client_ids', 'known_applications', 'cpu_seconds',
-           'rss_mb', 'StubApi']
+__all__ = ['PG_ROOT', 'REPO', 'CHROMIUM_ARGS', 'PANELS', 'CHARTS', 'pg_bin', 'ThrowawayPostgres', 'Conn', 'get_once', 'db_url',
+           'server_env', 'start_uvicorn', 'start_serve', 'wait_ready', 'api_server', 'audit_rows', 'client_ids',
+           'clients_folder', 'known_applications', 'cpu_seconds', 'rss_mb', 'StubApi', 'browser_missing',
+           'dashboard_server', 'browser_session']
 
 # %% ../nbs/13_testing.ipynb #b6c39a9c
 PG_ROOT = Path('/usr/lib/postgresql')  # where Debian's postgresql-<version> packages put their server binaries
@@ -171,10 +172,11 @@ def db_url(db) -> str:
     "`db` as a SQLAlchemy URL: a URL is kept, a path is a SQLite file."
     return db if isinstance(db, str) and '://' in db else f'sqlite:///{Path(db).resolve()}'
 
-def server_env(model_dir, data_dir, db) -> dict:
-    "Environment of an API server on `model_dir`, the clients of `data_dir` and the audit log `db` (a SQLite path or a URL), no token."
+def server_env(model_dir, data_dir, db, token: str|None=None) -> dict:
+    "Environment of an API server on `model_dir`, the clients of `data_dir`, the audit log `db` (a SQLite path or a URL) and `token`."
     env = {**os.environ, 'OCR6_MODEL_DIR': str(model_dir), 'OCR6_DATA_DIR': str(data_dir), 'OCR6_DATABASE_URL': db_url(db)}
     for k in ('OCR6_API_TOKEN', 'OCR6_DRIFT_REPORT', 'OCR6_WORKERS'): env.pop(k, None)
+    if token: env['OCR6_API_TOKEN'] = token
     return env
 
 def start_uvicorn(app: str, port: int, env: dict, log: Path, app_dir=None) -> subprocess.Popen:
@@ -184,13 +186,13 @@ def start_uvicorn(app: str, port: int, env: dict, log: Path, app_dir=None) -> su
     with open(log, 'ab') as out:
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
-def start_serve(model_dir, data_dir, db, port: int, log: Path, workers: int=1) -> subprocess.Popen:
+def start_serve(model_dir, data_dir, db, port: int, log: Path, workers: int=1, token: str|None=None) -> subprocess.Popen:
     "`ocr6 serve --workers N` on 127.0.0.1:`port` with the audit log `db`, in its own process group (a signal reaches every worker)."
     exe = Path(sys.executable).with_name('ocr6')
     cmd = [str(exe if exe.exists() else shutil.which('ocr6')), 'serve', '--model', str(model_dir), '--data-dir', str(data_dir),
            '--port', str(port), '--workers', str(workers), '--database-url', db_url(db)]
     with open(log, 'ab') as out:
-        return subprocess.Popen(cmd, cwd=REPO, env=server_env(model_dir, data_dir, db), stdout=out, stderr=subprocess.STDOUT,
+        return subprocess.Popen(cmd, cwd=REPO, env=server_env(model_dir, data_dir, db, token), stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
 # %% ../nbs/13_testing.ipynb #345f11c0
@@ -199,11 +201,11 @@ def wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float=120)
     wait_until(lambda: asyncio.run(get_once(port, '/health'))[0] == 200, proc, log, 'the server', timeout, 0.1)
 
 @contextlib.contextmanager
-def api_server(model_dir, data_dir, db, log: Path, timeout: float=120, workers: int|None=None):
+def api_server(model_dir, data_dir, db, log: Path, timeout: float=120, workers: int|None=None, token: str|None=None):
     "The real API on a free loopback port (`python -m uvicorn`, or `ocr6 serve --workers N` when `workers` is given); yields (process, port)."
     port = free_port()
-    proc = (start_uvicorn('api.app:app', port, server_env(model_dir, data_dir, db), log) if workers is None
-            else start_serve(model_dir, data_dir, db, port, log, workers))
+    proc = (start_uvicorn('api.app:app', port, server_env(model_dir, data_dir, db, token), log) if workers is None
+            else start_serve(model_dir, data_dir, db, port, log, workers, token))
     try:
         wait_ready(proc, port, log, timeout)
         yield proc, port
@@ -218,10 +220,19 @@ def audit_rows(db) -> list[tuple]:
         with e.connect() as c: return [tuple(r) for r in c.exec_driver_sql('SELECT route, client_id, probability FROM decisions ORDER BY id')]
     finally: e.dispose()
 
-def client_ids(data_dir) -> list[int]:
-    "SK_ID_CURR of the clients (application_test.csv) of a data folder."
+def client_ids(data_dir, n: int|None=None) -> list[int]:
+    "SK_ID_CURR of the clients (application_test.csv) of a data folder (the first `n`)."
     import pandas as pd
-    return [int(i) for i in pd.read_csv(Path(data_dir)/'application_test.csv', usecols=['SK_ID_CURR']).SK_ID_CURR]
+    return [int(i) for i in pd.read_csv(Path(data_dir)/'application_test.csv', usecols=['SK_ID_CURR'], nrows=n).SK_ID_CURR]
+
+def clients_folder(train_dir, out) -> Path:
+    "A data folder whose application_test holds a training folder's applicants (no TARGET), with its child tables."
+    import pandas as pd
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    pd.read_csv(Path(train_dir)/'application_train.csv').drop(columns='TARGET').to_csv(out/'application_test.csv', index=False)
+    for p in Path(train_dir).glob('*.csv'):
+        if p.name not in ('application_train.csv', 'application_test.csv'): shutil.copy(p, out/p.name)
+    return out
 
 def known_applications(data_dir, n: int) -> list[dict]:
     "The first `n` application rows of a data folder as JSON bodies of POST /score (missing values left out)."
@@ -392,3 +403,137 @@ def bivariate(self: StubApi, x, y, n=1000, client_id=None):
             'points': [{'x': float(self.pop[x][i]), 'y': float(self.pop[y][i]), 'target': int(self.pop_target[i]),
                         'score': float(self.pop_score[i])} for i in range(m)],
             'client': None if f is None else {'x': f[x], 'y': f[y]}}
+
+# %% ../nbs/13_testing.ipynb #e8853589
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+                 '--disable-sync', '--no-first-run', '--disable-quic']
+PANELS = ('header', 'gauge', 'info', 'similar', 'explanation', 'importance', 'comparison', 'bivariate')  # the dashboard's panels
+CHARTS = ('gauge', 'explanation', 'importance', 'comparison', 'bivariate')  # the panels drawn as charts
+
+def browser_missing() -> str|None:
+    "Why a browser session cannot run here, or None when it can."
+    import importlib.util
+    if importlib.util.find_spec('playwright') is None: return 'the playwright package is not installed (pip install playwright)'
+    if importlib.util.find_spec('voila') is None: return 'voila is not installed (pip install voila)'
+    if not shutil.which('chromium'): return 'Debian chromium is not installed (apt-get install -y chromium, or `make chromium`)'
+    return None
+
+@contextlib.contextmanager
+def dashboard_server(api_url: str, workdir, token: str|None=None, settle: float=8., timeout: float=120):
+    "Voilà serving dashboards/advisor.ipynb on a free loopback port, its preheated kernel ready; yields the page URL."
+    from ocr6_scoring.dashboard import serve_dashboard
+    port, log = free_port(), Path(workdir)/'voila.log'
+    proc = serve_dashboard(api_url, port, token, wait=False, log=log)
+    try:
+        wait_until(lambda: 'is filled with' in log.read_text(), proc, log, 'Voilà', timeout)
+        time.sleep(settle)  # the preheated kernel runs the notebook (imports, App, first drawings) before an adviser arrives
+        yield f'http://127.0.0.1:{port}/'
+    finally: stop_processes(proc)
+
+# %% ../nbs/13_testing.ipynb #c3f7fadd
+def _only_loopback(route):
+    from urllib.parse import urlparse
+    if urlparse(route.request.url).hostname in ('127.0.0.1', 'localhost'): route.continue_()
+    else: route.abort()
+
+def _rgb(css: str) -> str:
+    "A CSS `rgb(r, g, b)` colour as #rrggbb."
+    import re
+    r, g, b = (int(x) for x in re.findall(r'\d+', css)[:3])
+    return f'#{r:02x}{g:02x}{b:02x}'
+
+def _screenshot(page, path: Path, width: int):
+    "The whole dashboard: Voilà scrolls inside its own container, so grow the viewport to the page's height first."
+    h = page.evaluate("document.querySelector('.ocr6-app').scrollHeight")
+    page.set_viewport_size({'width': width, 'height': int(h) + 200}); page.wait_for_timeout(200)
+    page.locator('.ocr6-app').screenshot(path=str(path))
+    page.set_viewport_size({'width': width, 'height': 900})
+
+def _first_load(page, url: str, prefix: str, res: dict):
+    "Open the dashboard (usable once the importance chart is drawn) and type `prefix` in the search box."
+    t = time.perf_counter()
+    page.goto(url, wait_until='commit', timeout=60_000)
+    page.wait_for_selector('.ocr6-importance img', state='visible', timeout=60_000)
+    res['first_load_s'] = time.perf_counter() - t
+    res['title'], res['model_text'] = page.title(), page.inner_text('.ocr6-model')
+    page.fill('.ocr6-search input', prefix)
+    page.wait_for_function("document.querySelectorAll('.ocr6-search datalist option').length > 0")
+    res['suggestions'] = page.eval_on_selector_all('.ocr6-search datalist option', 'os => os.map(o => o.value)')
+
+# %% ../nbs/13_testing.ipynb #8c5c3e21
+def _show(page, cid: int, res: dict):
+    "Show client `cid`: the time from the click to every panel drawn, and the kernel's own share of it."
+    import re
+    page.fill('.ocr6-search input', str(cid))
+    t = time.perf_counter(); page.click('.ocr6-show')
+    page.wait_for_selector(f'.ocr6-ready[data-client="{cid}"]')
+    page.wait_for_function("Array.from(document.querySelectorAll('.ocr6-app img')).every(i => i.complete && i.naturalWidth > 0)")
+    res['switch_s'].append(time.perf_counter() - t)
+    if m := re.search(r'drawn in ([\d.]+) s', page.inner_text('.ocr6-status')): res['kernel_s'].append(float(m.group(1)))
+
+def _read_panels(page, res: dict):
+    "The panels' text, the charts' alt texts and widths, the badge's contrast, and the comparison with similar clients."
+    from ocr6_scoring.dashboard import contrast_ratio
+    res['panels'] = {p: page.inner_text(f'.ocr6-{p}') for p in PANELS}
+    res['images'] = {p: page.eval_on_selector(f'.ocr6-{p} img', 'i => ({alt: i.alt, width: i.naturalWidth})') for p in CHARTS}
+    res['message'] = page.inner_text('.ocr6-message')
+    badge = page.eval_on_selector('.ocr6-header .ocr6-badge', 'b => [getComputedStyle(b).color, getComputedStyle(b).backgroundColor]')
+    res['badge_contrast'] = contrast_ratio(_rgb(badge[0]), _rgb(badge[1]))
+    page.click('.ocr6-app button:has-text("Similar clients")')
+    page.wait_for_function("(document.querySelector('.ocr6-comparison img') || {alt: ''}).alt.includes('similar clients')")
+    res['comparison_similar'] = page.get_attribute('.ocr6-comparison img', 'alt')
+
+def _what_if(page, fields: dict, res: dict):
+    "Type `fields` (None: 10 x the shown value) in the what-if form and re-score."
+    for col, v in fields.items():
+        if v is None: v = 10 * float(page.input_value(f'.ocr6-wi-{col} input'))
+        page.fill(f'.ocr6-wi-{col} input', f'{v:g}' if isinstance(v, float) else str(v))
+    t = time.perf_counter(); page.click('.ocr6-rescore')
+    page.wait_for_function("document.querySelector('.ocr6-whatif').innerText.includes('With the changes')")
+    res['what_if_s'] = time.perf_counter() - t
+    res['what_if_text'] = page.inner_text('.ocr6-whatif')
+
+# %% ../nbs/13_testing.ipynb #cb042bc6
+def _unknown_and_zoom(page, unknown_id: int, res: dict, artifacts):
+    "The message for an unknown id, then the page at 200 % zoom: elements overflowing and whether the page scrolls sideways."
+    page.fill('.ocr6-search input', str(unknown_id)); page.click('.ocr6-show')
+    page.wait_for_selector('.ocr6-message [role=alert]')
+    res['error_text'], res['page_text'] = page.inner_text('.ocr6-message'), page.inner_text('body')
+    page.set_viewport_size({'width': 640, 'height': 900})  # what 200 % zoom of a 1280 px window lays out
+    page.wait_for_timeout(300)
+    res['zoom_overflow'] = page.evaluate("""() => Array.from(document.querySelectorAll('.ocr6-app *'))
+        .filter(e => e.offsetParent !== null && e.getBoundingClientRect().right > window.innerWidth + 1)
+        .map(e => e.tagName + '.' + (e.className && e.className.baseVal === undefined ? e.className : '')).slice(0, 10)""")
+    res['zoom_page_scroll'] = page.evaluate('document.documentElement.scrollWidth <= window.innerWidth + 1')
+    if artifacts: _screenshot(page, Path(artifacts)/'dashboard_200pct.png', 640)
+
+# %% ../nbs/13_testing.ipynb #15fe47ac
+def browser_session(url: str, # the dashboard page
+                    client_ids: list[int], # clients to show in turn (the first is read in detail)
+                    prefix: str|None=None, # typed to check the suggestions (default: the first id's first 4 digits)
+                    what_if: dict|None=None, # field -> value typed in the what-if form (default: 10 x the income)
+                    artifacts: Path|None=None, # where screenshots and timings go (None: nowhere)
+                    unknown_id: int=1) -> dict:
+    "Drive the dashboard like an adviser in headless chromium; timings (seconds) and what the page showed."
+    from playwright.sync_api import sync_playwright
+    from statistics import median
+    res: dict = {'switch_s': [], 'kernel_s': [], 'client_id': client_ids[0]}
+    if artifacts: Path(artifacts).mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p, tempfile.TemporaryDirectory(prefix='ocr6-chromium-') as profile:
+        ctx = p.chromium.launch_persistent_context(profile, executable_path=shutil.which('chromium'), args=CHROMIUM_ARGS,
+                                                   headless=True, viewport={'width': 1280, 'height': 900})
+        try:
+            ctx.route('**/*', _only_loopback)
+            page = ctx.pages[0] if ctx.pages else ctx.new_page()
+            page.set_default_timeout(30_000)
+            _first_load(page, url, prefix or str(client_ids[0])[:4], res)
+            for cid in client_ids[1:] + client_ids[:1]: _show(page, cid, res)  # the first id last: its panels are read next
+            _read_panels(page, res)
+            _what_if(page, what_if or {'AMT_INCOME_TOTAL': None}, res)
+            if artifacts: _screenshot(page, Path(artifacts)/'dashboard.png', 1280)
+            _unknown_and_zoom(page, unknown_id, res, artifacts)
+        finally: ctx.close()
+    res['switch_median_s'] = median(res['switch_s']) if res['switch_s'] else None
+    if artifacts: (Path(artifacts)/'dashboard_timings.json').write_text(json.dumps(
+        {k: res[k] for k in ('first_load_s', 'switch_s', 'switch_median_s', 'kernel_s', 'what_if_s')}, indent=1))
+    return res

@@ -9,16 +9,17 @@ import shutil, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT/'tests'))
 
 def main(data_dir: str, model_dir: str, out: Path = ROOT/'nbs'/'images'/'dashboard.png'):
-    from browser_harness import api_server, browser_session, client_ids, dashboard_server
+    from ocr6_scoring.testing import api_server, browser_session, client_ids, dashboard_server
     d = Path(data_dir)/'HomeCredit_columns_description.csv'  # `ocr6 synth` marks its dictionary: TARGET '(synthetic: ...)'
     if not d.exists() or '(synthetic:' not in d.read_text(errors='replace'):
         sys.exit(f'{data_dir}: not a synthetic folder written by `ocr6 synth` (the screenshot is committed: no real data)')
     with tempfile.TemporaryDirectory() as work:
         ids = client_ids(data_dir, 3)
-        with api_server(model_dir, data_dir, work) as api, dashboard_server(api, work) as url:
+        w = Path(work)
+        with api_server(model_dir, data_dir, w/'audit.db', w/'api.log', workers=1) as (_, port), \
+             dashboard_server(f'http://127.0.0.1:{port}', work) as url:
             browser_session(url, ids, artifacts=Path(work)/'shots')
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(Path(work)/'shots'/'dashboard.png', out)

@@ -24,12 +24,8 @@ def ocr6(*args, timeout=600, check=False, **kw) -> subprocess.CompletedProcess:
 @pytest.fixture(scope='session')
 def clients_dir(sample_dir, tmp_path_factory) -> Path:
     "A data folder whose application_test holds the real sample's applicants (no TARGET) with their child tables."
-    import pandas as pd
-    d = tmp_path_factory.mktemp('clients')
-    pd.read_csv(sample_dir/'application_train.csv').drop(columns='TARGET').to_csv(d/'application_test.csv', index=False)
-    for p in sample_dir.glob('*.csv'):
-        if p.name != 'application_train.csv': shutil.copy(p, d/p.name)
-    return d
+    from ocr6_scoring.testing import clients_folder
+    return clients_folder(sample_dir, tmp_path_factory.mktemp('clients'))
 
 @pytest.fixture(scope='session')
 def sample_bundle(sample_dir, tmp_path_factory) -> Path:

@@ -6,9 +6,11 @@ goals (first load <= 5 s, client switch <= 1.5 s) are reported by `make bench` (
 so the asserts here only catch a page that hangs.
 """
 import httpx, pytest
-from browser_harness import ARTIFACTS, api_server, browser_session, client_ids, dashboard_server, missing
+from pathlib import Path
+from ocr6_scoring.testing import api_server, browser_missing, browser_session, client_ids, dashboard_server
 
-REASON = missing()
+ARTIFACTS = Path(__file__).resolve().parent/'artifacts'  # screenshots and timings of the last run
+REASON = browser_missing()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f'browser test skipped: {REASON}')
 TOKEN = 'browser-test-token'
 
@@ -17,7 +19,8 @@ TOKEN = 'browser-test-token'
 def run(sample_bundle, clients_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp('browser')
     ids = client_ids(clients_dir, 4)
-    with api_server(sample_bundle, clients_dir, work, token=TOKEN) as api_url:
+    with api_server(sample_bundle, clients_dir, work/'audit.db', work/'api.log', token=TOKEN, workers=1) as (_, port):
+        api_url = f'http://127.0.0.1:{port}'
         auth = {'Authorization': f'Bearer {TOKEN}'}
         truth = httpx.get(f'{api_url}/clients/{ids[0]}/score', headers=auth, timeout=30).json()
         with dashboard_server(api_url, work, token=TOKEN) as url:
