@@ -268,6 +268,7 @@ def cmd_demo(args):
     from ocr6_scoring.data import find_table
     from ocr6_scoring.model import BundleError
     from ocr6_scoring.tracking import bundle_path, track, TrainConfig, PROFILES
+    from ocr6_scoring.dashboard import READY_PATH
     work = Path(args.work_dir).resolve(); work.mkdir(parents=True, exist_ok=True)
     data = Path(args.data_dir or DEMO_DIR).resolve()
     step = lambda m: print(f"\n== {m}", flush=True)
@@ -312,7 +313,7 @@ def cmd_demo(args):
             procs = [start(c, stdout=open(log, 'w'), stderr=subprocess.STDOUT, cwd=str(work)) for c, log in zip(cmds, logs)]
             tok = os.environ.get('OCR6_API_TOKEN'); hdr = {'Authorization': f'Bearer {tok}'} if tok else None
             wait_http(f'{api_url}/health', procs[0], logs[0], 'the API')
-            wait_http(dash_url, procs[1], logs[1], 'the dashboard')
+            wait_http(dash_url + READY_PATH, procs[1], logs[1], 'the dashboard')  # a static file: polling starts no kernel
             wait_http(mlf_url, procs[2], logs[2], 'the MLflow UI')
             print(f"\n  API (OpenAPI docs)   {api_url}/docs\n  Advisers' dashboard  {dash_url}/\n  MLflow UI            {mlf_url}/"
                   + ('' if args.no_docs else f"\n  Methodology site     {site/'index.html'}") + f"\n  Logs                 {work}/*.log", flush=True)

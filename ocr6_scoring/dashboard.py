@@ -18,7 +18,7 @@ from .data import SENTINEL_DAYS
 
 # %% auto #0
 __all__ = ['TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'FOCUS', 'TITLE', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED', 'PANELS_OF',
-           'ADVISOR_NOTEBOOK', 'contrast_ratio', 'decision_words', 'fmt_value', 'pct', 'pts', 'ApiError',
+           'ADVISOR_NOTEBOOK', 'READY_PATH', 'contrast_ratio', 'decision_words', 'fmt_value', 'pct', 'pts', 'ApiError',
            'http_message', 'ApiClient', 'chart_html', 'tick_label', 'gauge_text', 'gauge_chart', 'contributions_text',
            'contributions_chart', 'importance_chart', 'histogram_text', 'histogram_chart', 'scatter_text',
            'scatter_chart', 'warm_up', 'App', 'header_html', 'info_html', 'similar_html', 'reasons_html',
@@ -717,6 +717,7 @@ def close(self: App):
 # %% ../nbs/10_dashboard.ipynb #999819dd
 _REPO = Path(__file__).resolve().parents[1] if '__file__' in globals() else Path.cwd().resolve().parent  # editable install: the repository
 ADVISOR_NOTEBOOK = _REPO/'dashboards'/'advisor.ipynb'
+READY_PATH = '/voila/static/voila.js'  # what readiness checks fetch: a static file (any page of the notebook would start a kernel)
 
 def title_tag(title: str=TITLE):
     "An output that sets the browser page title (Voilà runs the script of a trusted HTML output)."

@@ -345,3 +345,9 @@ def test_compose_services_run_without_containers(postgres, sample_bundle, client
         stop_processes(*procs.values())
     for n, p in procs.items(): assert p.returncode is not None, n
     assert not any(workdir.iterdir()), f'written into the working directory: {sorted(p.name for p in workdir.iterdir())}'
+
+
+def test_dashboard_health_check_is_the_ready_path():
+    "The compose health check fetches the path that `ocr6 demo` polls too: a static file, which starts no kernel (checked live above)."
+    from ocr6_scoring.dashboard import READY_PATH
+    assert f':8866{READY_PATH}' in ' '.join(compose()['services']['dashboard']['healthcheck']['test'])
