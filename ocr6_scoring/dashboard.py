@@ -17,12 +17,12 @@ from matplotlib.figure import Figure
 from .data import SENTINEL_DAYS
 
 # %% auto #0
-__all__ = ['TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'FOCUS', 'TITLE', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED', 'PANELS_OF',
-           'ADVISOR_NOTEBOOK', 'READY_PATH', 'contrast_ratio', 'decision_words', 'fmt_value', 'pct', 'pts', 'ApiError',
-           'http_message', 'ApiClient', 'chart_html', 'tick_label', 'gauge_text', 'gauge_chart', 'contributions_text',
-           'contributions_chart', 'importance_chart', 'histogram_text', 'histogram_chart', 'scatter_text',
-           'scatter_chart', 'warm_up', 'App', 'header_html', 'info_html', 'similar_html', 'reasons_html',
-           'explanation_html', 'what_if_html', 'title_tag', 'dashboard_command', 'serve_dashboard']
+__all__ = ['TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'FOCUS', 'TITLE', 'KINDS', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED',
+           'PANELS_OF', 'ADVISOR_NOTEBOOK', 'READY_PATH', 'contrast_ratio', 'decision_words', 'fmt_value', 'pct', 'pts',
+           'ApiError', 'http_message', 'ApiClient', 'chart_html', 'tick_label', 'gauge_text', 'gauge_chart',
+           'contributions_text', 'contributions_chart', 'importance_chart', 'histogram_text', 'histogram_chart',
+           'scatter_text', 'scatter_chart', 'warm_up', 'App', 'header_html', 'info_html', 'similar_html',
+           'reasons_html', 'explanation_html', 'what_if_html', 'title_tag', 'dashboard_command', 'serve_dashboard']
 
 # %% ../nbs/10_dashboard.ipynb #7c0d711d
 from .cost import OKABE_ITO  # the palette of every figure of the project, defined once
@@ -47,16 +47,20 @@ def decision_words(decision: str) -> str:
     return {'granted': '✔ Granted', 'refused': '✖ Refused'}.get(decision, f'? {decision}')
 
 # %% ../nbs/10_dashboard.ipynb #954db063
+KINDS = ('currency', 'flag', 'share', 'ratio', 'count', 'normalised', 'score', '-', 'none')  # units that say what a value is, not a word to print after it
+
 def fmt_value(v, unit: str='') -> str:
-    "A value for display: thousands separators, 3 significant digits, '-' when missing."
+    "A value for display: thousands separators, 3 significant digits, '-' when missing; flags as yes/no, shares as %."
     if v is None or (isinstance(v, float) and math.isnan(v)): return '-'
+    if unit == 'flag' and not isinstance(v, str): return 'yes' if v >= 0.5 else 'no'
+    if unit == 'share' and not isinstance(v, str): return f'{100 * float(v):.0f} %'
     if isinstance(v, bool): s = 'yes' if v else 'no'
     elif isinstance(v, (int, np.integer)): s = f'{int(v):,}'
     elif isinstance(v, (float, np.floating)):
         v = float(v)
         s = f'{v:,.0f}' if abs(v) >= 1000 else (f'{v:.0f}' if v == round(v) else f'{v:.3g}')
     else: s = str(v)
-    return f'{s} {unit}'.strip() if unit and unit not in ('-', 'none') else s
+    return f'{s} {unit}'.strip() if unit and unit not in KINDS else s
 
 def pct(p: float, digits: int=1) -> str: return '-' if p is None else f'{100 * p:.{digits}f} %'
 def pts(x: float) -> str: return f'{x:+.1f}'.replace('-', '−') + ' points'
