@@ -267,6 +267,7 @@ _EDU_ORDER = ('Lower secondary', 'Secondary / secondary special', 'Incomplete hi
 _LIMITS = {135000: 14, 180000: 25, 225000: 10, 270000: 20, 337500: 5, 405000: 5, 450000: 6, 540000: 7,
            675000: 5, 900000: 2, 1350000: 1}  # revolving loans: credit limit: count among 100 real ones
 _TERMS = {6: 3, 10: 3, 12: 22, 18: 8, 24: 22, 30: 5, 36: 20, 48: 8, 60: 9}  # cash loans: months: share in %
+_BUILDING_CATS = ('FONDKAPREMONT_MODE', 'HOUSETYPE_MODE', 'WALLSMATERIAL_MODE', 'EMERGENCYSTATE_MODE')
 
 def _round_to(x, step): return np.round(np.asarray(x) / step) * step
 
@@ -276,29 +277,86 @@ def _annuity(credit, rate, months):
 
 def _cat(codes, levels) -> tuple: return (np.asarray(codes, dtype=np.int16), list(levels))
 
-def _applicants(rng, ids, test: bool, drift: float, force: bool) -> tuple[dict, dict]:
+def _share(counts: dict,  # level: count, e.g. `APP_LEVELS['CODE_GENDER']`
+           level,  # the level whose share is wanted
+          ) -> float:
+    "Share of `level` in a table of level counts."
+    return counts[level] / sum(counts.values())
+
+_MALE_SHARE = _share(APP_LEVELS['CODE_GENDER'], 'M')
+_PENSIONER_SHARE = _share(APP_LEVELS['NAME_INCOME_TYPE'], 'Pensioner')
+_REVOLVING_SHARE = _share(APP_LEVELS['NAME_CONTRACT_TYPE'], 'Revolving loans')
+_MALE_SD = 0.479  # standard deviation of the 0/1 gender, sqrt(_MALE_SHARE * (1 - _MALE_SHARE)) = 0.4788, to 3 digits
+_NO_BUILDING_SHARE = MISSING['application_train']['EMERGENCYSTATE_MODE']  # applicants without any building information
+
+# %% ../nbs/01_synth.ipynb #387824ab
+def _applicants(rng,  # the chunk's random stream
+                ids,  # SK_ID_CURR of the chunk's applicants
+                test: bool,  # new applicants (application_test)
+                drift: float,  # shift of the new applicants on `DRIFTED_COLUMNS`
+                force: bool,  # make every category level appear (the first chunk)
+               ) -> tuple[dict, dict]:  # columns, latent traits
     "Columns (true values, before missingness) and latent traits of applicants `ids`."
     n, c = len(ids), {'SK_ID_CURR': ids}
-    # which category values will be hidden later (drawn now, so that forced levels stay visible)
-    has_building = rng.random(n) >= 0.474
+    has_building, hidden = _hidden_categories(rng, n)
+    cat = _cat_writer(rng, c, hidden, force)
+    z = rng.standard_normal(n)
+    traits = {t: -0.4 * z + math.sqrt(1 - 0.4 ** 2) * rng.standard_normal(n) for t in ('t_pay', 't_bur', 't_ref', 't_util')}
+    who = _app_person(rng, c, cat, z)
+    rev, inc_s = _app_loan(rng, c, cat, z, who['edu_s'], who['male'], test, drift)
+    emp = _app_region_dates(rng, c, who)
+    _app_work(rng, c, cat, who['pens'])
+    g1, g2, g3 = _app_ext_sources(rng, c, z, who['age_s'])
+    _app_building(rng, c, cat)
+    _app_social_documents(rng, c, z)
+    latent = dict(z=z, **traits, age=who['age'], age_s=who['age_s'], male=who['male'], pens=who['pens'], car=who['car'],
+                  rev=rev, edu=who['edu'], emp_years=np.where(who['pens'], np.nan, -emp / 365.25), inc_s=inc_s,
+                  g1=g1, g2=g2, g3=g3, has_building=has_building, hidden=hidden)
+    return c, latent
+
+# %% ../nbs/01_synth.ipynb #536de5d7
+def _hidden_categories(rng,  # the chunk's random stream
+                       n: int,  # applicants
+                      ) -> tuple[np.ndarray, dict]:  # has building information, {column: rows that will be empty}
+    "Which applicants have building information, and where each category column with empty cells will be empty."
+    has_building = rng.random(n) >= _NO_BUILDING_SHARE
     miss = MISSING['application_train']
-    hidden = {col: ~has_building | (rng.random(n) < (miss[col] - 0.474) / 0.526)
-              for col in ('FONDKAPREMONT_MODE', 'HOUSETYPE_MODE', 'WALLSMATERIAL_MODE', 'EMERGENCYSTATE_MODE')}
+    hidden = {col: ~has_building | (rng.random(n) < (miss[col] - _NO_BUILDING_SHARE) / (1 - _NO_BUILDING_SHARE))
+              for col in _BUILDING_CATS}
     hidden['NAME_TYPE_SUITE'] = rng.random(n) < miss['NAME_TYPE_SUITE']
-    hidden['OCCUPATION_TYPE'] = rng.random(n) < (miss['OCCUPATION_TYPE'] - 0.158) / (1 - 0.158)  # besides pensioners
-    def cat(col, codes, want=None, rows=None, levels=None):
+    hidden['OCCUPATION_TYPE'] = rng.random(n) < (miss['OCCUPATION_TYPE'] - _PENSIONER_SHARE) / (1 - _PENSIONER_SHARE)  # besides pensioners
+    return has_building, hidden
+
+# %% ../nbs/01_synth.ipynb #85ad568c
+def _cat_writer(rng,  # the chunk's random stream
+                c: dict,  # application columns, filled in place
+                hidden: dict,  # {column: rows that will be empty}, from `_hidden_categories`
+                force: bool,  # make every level appear (the first chunk)
+               ):
+    "`cat(col, codes, want=None, rows=None, levels=None)`: store the codes of category column `col` in `c`."
+    def cat(col, codes,
+            want=None,  # codes that must appear (default: every level)
+            rows=None,  # rows where a forced level may go (default: all)
+            levels=None):  # level list (default: `APP_LEVELS[col]`, in its order)
         levels = levels or list(APP_LEVELS[col])
         if force:
             rows = ~hidden[col] & (True if rows is None else rows) if col in hidden else rows
             codes = _force(rng, codes, len(levels) if want is None else want, rows)
         c[col] = _cat(codes, levels)
-    z = rng.standard_normal(n)
-    traits = {t: -0.4 * z + math.sqrt(1 - 0.16) * rng.standard_normal(n) for t in ('t_pay', 't_bur', 't_ref', 't_util')}
-    # who: age, gender, family, education, income type
+    return cat
+
+# %% ../nbs/01_synth.ipynb #3d0da11e
+def _app_person(rng,  # the chunk's random stream
+                c: dict,  # application columns, filled in place
+                cat,  # `_cat_writer` of `c`
+                z: np.ndarray,  # creditworthiness score of each applicant
+               ) -> dict:  # latent values: days_birth, age, age_s, male, pens, edu_s, edu, car
+    "Age, gender, income type, education, family, companion, car, home and the application's weekday."
+    n = len(z)
     u_age = rng.uniform(1e-9, 1, n)
     days_birth = np.round(_from_quantiles(APP_QUANTILES['DAYS_BIRTH'], u_age))
     age, age_s = -days_birth / 365.25, -ndtri(u_age)  # years; normal score, high = old
-    male = rng.random(n) < APP_LEVELS['CODE_GENDER']['M'] / 1000
+    male = rng.random(n) < _MALE_SHARE
     cat('CODE_GENDER', male.astype(np.int16))
     pens = rng.random(n) < 0.015 + 0.93 * _sigmoid((age - 57.5) / 1.6)
     lv = list(APP_LEVELS['NAME_INCOME_TYPE']); ip = lv.index('Pensioner')
@@ -313,15 +371,27 @@ def _applicants(rng, ids, test: bool, drift: float, force: bool) -> tuple[dict, 
     c['CNT_CHILDREN'] = children
     partner = np.isin(np.array(list(APP_LEVELS['NAME_FAMILY_STATUS']))[c['NAME_FAMILY_STATUS'][0]], ['Married', 'Civil marriage'])
     c['CNT_FAM_MEMBERS'] = 1 + children + partner
-    car = rng.random(n) < np.where(male, 0.556, 0.213)
+    car = rng.random(n) < np.where(male, 0.556, 0.213)  # car owners among men and among women: 33.5 % in all
     cat('FLAG_OWN_CAR', car.astype(np.int16), levels=['N', 'Y'])
     for col in ('FLAG_OWN_REALTY', 'NAME_TYPE_SUITE', 'NAME_HOUSING_TYPE', 'WEEKDAY_APPR_PROCESS_START'):
         cat(col, _draw(rng, APP_LEVELS[col], n))
-    # the loan: contract type, income, goods price, credit, annuity
-    p_rev = APP_LEVELS['NAME_CONTRACT_TYPE']['Revolving loans'] / 1000 + (0.2 * drift if test else 0.0)
+    c['DAYS_BIRTH'] = days_birth
+    return dict(days_birth=days_birth, age=age, age_s=age_s, male=male, pens=pens, edu_s=edu_s, edu=edu, car=car)
+
+# %% ../nbs/01_synth.ipynb #fcc955fa
+def _app_loan(rng,  # the chunk's random stream
+              c: dict,  # application columns, filled in place
+              cat,  # `_cat_writer` of `c`
+              z, edu_s, male,  # creditworthiness score, education score and gender of each applicant
+              test: bool,  # new applicants (application_test)
+              drift: float,  # shift of the new applicants on `DRIFTED_COLUMNS`
+             ) -> tuple[np.ndarray, np.ndarray]:  # revolving loan?, income score
+    "Contract type, income, goods price, credit and annuity."
+    n = len(z)
+    p_rev = _REVOLVING_SHARE + (0.2 * drift if test else 0.0)
     rev = rng.random(n) < min(p_rev, 0.9)
     cat('NAME_CONTRACT_TYPE', rev.astype(np.int16), levels=['Cash loans', 'Revolving loans'])
-    inc_s = 0.35 * edu_s + 0.2 * z + 0.25 * (male - 0.356) / 0.479 + 0.85 * rng.standard_normal(n)
+    inc_s = 0.35 * edu_s + 0.2 * z + 0.25 * (male - _MALE_SHARE) / _MALE_SD + 0.85 * rng.standard_normal(n)
     income = _from_quantiles(APP_QUANTILES['AMT_INCOME_TOTAL'], _u(inc_s))
     income = np.where((income >= 67500) & (rng.random(n) < 0.75), _round_to(income, 22500), _round_to(income, 4500))
     goods = _from_quantiles(APP_QUANTILES['AMT_GOODS_PRICE'], _u(0.75 * inc_s + 0.66 * rng.standard_normal(n)))
@@ -337,23 +407,40 @@ def _applicants(rng, ids, test: bool, drift: float, force: bool) -> tuple[dict, 
         income = _round_to(income * (1 + 0.4 * drift), 450)
         goods, credit, annuity = _round_to(goods * f, 450), _round_to(credit * f, 0.5), _round_to(annuity * f, 1.5)
     c.update(AMT_INCOME_TOTAL=income, AMT_CREDIT=credit, AMT_ANNUITY=annuity, AMT_GOODS_PRICE=goods)
-    # where: region, employment, dates
+    return rev, inc_s
+
+# %% ../nbs/01_synth.ipynb #e044b604
+def _app_region_dates(rng,  # the chunk's random stream
+                      c: dict,  # application columns, filled in place
+                      who: dict,  # latent values from `_app_person`
+                     ) -> np.ndarray:  # DAYS_EMPLOYED as drawn for every applicant, pensioners too
+    "Region and its ratings, days employed, registration and ID dates, car age."
+    days_birth = who['days_birth']
+    n = len(days_birth)
     u_reg = rng.uniform(1e-9, 1, n)
     q = np.asarray(APP_QUANTILES['REGION_POPULATION_RELATIVE'])
     c['REGION_POPULATION_RELATIVE'] = q[np.searchsorted(_P, u_reg)]  # a few dozen regions, as in the real file
-    r_s = -0.85 * ndtri(u_reg) + 0.527 * rng.standard_normal(n)
+    r_s = -0.85 * ndtri(u_reg) + 0.527 * rng.standard_normal(n)  # 0.527 = sqrt(1 - 0.85 ** 2) to 3 digits
     c['REGION_RATING_CLIENT'] = 1 + _ordinal(r_s, list(APP_COUNTS['REGION_RATING_CLIENT'].values()))
     c['REGION_RATING_CLIENT_W_CITY'] = 1 + _ordinal((r_s + 0.25 * rng.standard_normal(n)) / math.sqrt(1.0625),
                                                     list(APP_COUNTS['REGION_RATING_CLIENT_W_CITY'].values()))
-    c['DAYS_BIRTH'] = days_birth
-    emp = np.round(_from_quantiles(APP_QUANTILES['DAYS_EMPLOYED'], _u(-0.6 * age_s + 0.8 * rng.standard_normal(n))))
+    emp = np.round(_from_quantiles(APP_QUANTILES['DAYS_EMPLOYED'], _u(-0.6 * who['age_s'] + 0.8 * rng.standard_normal(n))))
     emp = np.maximum(emp, days_birth + 18 * 365)
-    c['DAYS_EMPLOYED'] = np.where(pens, SENTINEL_DAYS, emp)
+    c['DAYS_EMPLOYED'] = np.where(who['pens'], SENTINEL_DAYS, emp)
     c['DAYS_REGISTRATION'] = np.maximum(np.round(_from_quantiles(APP_QUANTILES['DAYS_REGISTRATION'], rng.random(n))), days_birth)
     c['DAYS_ID_PUBLISH'] = np.maximum(np.round(_from_quantiles(APP_QUANTILES['DAYS_ID_PUBLISH'], rng.random(n))),
                                       days_birth + 14 * 365)
-    c['OWN_CAR_AGE'] = np.where(car, np.round(_from_quantiles(APP_QUANTILES['OWN_CAR_AGE'], rng.random(n))), np.nan)
-    work = ~pens
+    c['OWN_CAR_AGE'] = np.where(who['car'], np.round(_from_quantiles(APP_QUANTILES['OWN_CAR_AGE'], rng.random(n))), np.nan)
+    return emp
+
+# %% ../nbs/01_synth.ipynb #76cdb4f2
+def _app_work(rng,  # the chunk's random stream
+              c: dict,  # application columns, filled in place
+              cat,  # `_cat_writer` of `c`
+              pens: np.ndarray,  # pensioner?
+             ):
+    "Phone and address flags, occupation, organisation and the hour of the application."
+    n, work = len(pens), ~pens
     c['FLAG_MOBIL'] = np.ones(n)
     c['FLAG_EMP_PHONE'] = work.astype(float)
     for col in ('FLAG_WORK_PHONE', 'REG_REGION_NOT_WORK_REGION', 'LIVE_REGION_NOT_WORK_REGION',
@@ -367,22 +454,45 @@ def _applicants(rng, ids, test: bool, drift: float, force: bool) -> tuple[dict, 
     cat('ORGANIZATION_TYPE', np.where(pens, ix, _draw(rng, counts, n)), [i for i in range(len(lv)) if i != ix], work)
     hours = APP_COUNTS['HOUR_APPR_PROCESS_START']
     c['HOUR_APPR_PROCESS_START'] = _values(hours)[_draw(rng, hours, n)]
-    # external scores: noisy views of z (and of age for EXT_SOURCE_1)
+
+# %% ../nbs/01_synth.ipynb #24ba5c3b
+def _app_ext_sources(rng,  # the chunk's random stream
+                     c: dict,  # application columns, filled in place
+                     z: np.ndarray,  # creditworthiness score of each applicant
+                     age_s: np.ndarray,  # age as a normal score (high = old)
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # normal scores of EXT_SOURCE_1, 2, 3
+    "The three external scores, noisy views of `z` (and of age for EXT_SOURCE_1 and 3) on the real quantiles."
+    n = len(z)
     g1 = 0.45 * z + 0.45 * age_s + math.sqrt(1 - 2 * 0.45 ** 2) * rng.standard_normal(n)
     g2 = 0.5 * z + math.sqrt(1 - 0.25) * rng.standard_normal(n)
     g3 = 0.45 * z + 0.2 * age_s + math.sqrt(1 - 0.45 ** 2 - 0.2 ** 2) * rng.standard_normal(n)
     for k, g in ((1, g1), (2, g2), (3, g3)):
         c[f'EXT_SOURCE_{k}'] = np.round(_from_quantiles(APP_QUANTILES[f'EXT_SOURCE_{k}'], _u(g)), 9)
-    # the building block: one latent size; AVG, MODE and MEDI of a measure agree
+    return g1, g2, g3
+
+# %% ../nbs/01_synth.ipynb #5670a540
+def _app_building(rng,  # the chunk's random stream
+                  c: dict,  # application columns, filled in place
+                  cat,  # `_cat_writer` of `c`
+                 ):
+    "The 47 building columns from one latent size; `*_AVG`, `*_MODE` and `*_MEDI` of a measure agree."
+    n = len(c['SK_ID_CURR'])
     b = rng.standard_normal(n)
     for m in _BUILDING:
         s = 0.6 * b + 0.8 * rng.standard_normal(n)
         for stat, score in (('AVG', s), ('MODE', (s + 0.15 * rng.standard_normal(n)) / math.sqrt(1.0225)), ('MEDI', s)):
             c[f'{m}_{stat}'] = np.round(_from_quantiles(APP_QUANTILES[f'{m}_{stat}'], _u(score)), 4)
         if m == 'LIVINGAREA': c['TOTALAREA_MODE'] = np.round(_from_quantiles(APP_QUANTILES['TOTALAREA_MODE'], _u(s)), 4)
-    for col in ('FONDKAPREMONT_MODE', 'HOUSETYPE_MODE', 'WALLSMATERIAL_MODE', 'EMERGENCYSTATE_MODE'):
+    for col in _BUILDING_CATS:
         cat(col, _draw(rng, APP_LEVELS[col], n))
-    # social circle: the defaults around the applicant lean on z
+
+# %% ../nbs/01_synth.ipynb #8f9ea151
+def _app_social_documents(rng,  # the chunk's random stream
+                          c: dict,  # application columns, filled in place
+                          z: np.ndarray,  # creditworthiness score of each applicant
+                         ):
+    "Social circle counts, last phone change, the `FLAG_DOCUMENT_*` columns and the credit bureau enquiries."
+    n = len(z)
     obs = _values(APP_COUNTS['OBS_30_CNT_SOCIAL_CIRCLE'])[_draw(rng, APP_COUNTS['OBS_30_CNT_SOCIAL_CIRCLE'], n)]
     d30 = rng.binomial(obs.astype(np.int64), np.clip(0.08 * np.exp(-0.5 * z), 0, 0.8)).astype(float)
     c.update(OBS_30_CNT_SOCIAL_CIRCLE=obs, DEF_30_CNT_SOCIAL_CIRCLE=d30,
@@ -393,10 +503,6 @@ def _applicants(rng, ids, test: bool, drift: float, force: bool) -> tuple[dict, 
     doc = _draw(rng, [*docs.values(), max(0.0, 1 - sum(docs.values()))], n)
     for i, k in enumerate(docs): c[f'FLAG_DOCUMENT_{k}'] = (doc == i).astype(float)
     for col in _REQ: c[col] = _values(APP_COUNTS[col])[_draw(rng, APP_COUNTS[col], n)]
-    latent = dict(z=z, **traits, age=age, age_s=age_s, male=male, pens=pens, car=car, rev=rev, edu=edu,
-                  emp_years=np.where(pens, np.nan, -emp / 365.25), inc_s=inc_s, g1=g1, g2=g2, g3=g3,
-                  has_building=has_building, hidden=hidden)
-    return c, latent
 
 # %% ../nbs/01_synth.ipynb #af8b1a99
 def _hide(c: dict, col: str, mask):
@@ -412,12 +518,13 @@ def _hide_applicants(rng, c: dict, latent: dict, test: bool, drift: float):
     for col in ('EXT_SOURCE_1', 'EXT_SOURCE_2', 'AMT_ANNUITY', 'CNT_FAM_MEMBERS', 'DAYS_LAST_PHONE_CHANGE'):
         _hide(c, col, rng.random(n) < miss[col])
     _hide(c, 'EXT_SOURCE_3', rng.random(n) < miss['EXT_SOURCE_3'] + (0.25 * drift if test else 0.0))
-    _hide(c, 'AMT_GOODS_PRICE', latent['rev'] & (rng.random(n) < miss['AMT_GOODS_PRICE'] / 0.097))
-    none = ~latent['has_building']  # no building information at all (47.4 %), or some of it missing
+    _hide(c, 'AMT_GOODS_PRICE', latent['rev'] & (rng.random(n) < miss['AMT_GOODS_PRICE'] / _REVOLVING_SHARE))  # revolving loans only
+    none = ~latent['has_building']  # no building information at all (`_NO_BUILDING_SHARE`), or some of it missing
+    nb = _NO_BUILDING_SHARE
     for m, rate in zip(_BUILDING, _BUILDING_MISSING):
-        mask = none | (rng.random(n) < (rate - 0.474) / 0.526)
+        mask = none | (rng.random(n) < (rate - nb) / (1 - nb))
         for s in ('AVG', 'MODE', 'MEDI'): _hide(c, f'{m}_{s}', mask)
-    _hide(c, 'TOTALAREA_MODE', none | (rng.random(n) < (miss['TOTALAREA_MODE'] - 0.474) / 0.526))
+    _hide(c, 'TOTALAREA_MODE', none | (rng.random(n) < (miss['TOTALAREA_MODE'] - nb) / (1 - nb)))
     for block in (_SOCIAL, _REQ):  # empty together
         mask = rng.random(n) < miss[block[0]]
         for col in block: _hide(c, col, mask)
@@ -599,7 +706,7 @@ def _previous(rng, c: dict, lat: dict, next_id: int, force: bool):
                  NFLAG_INSURED_ON_APPROVAL=(rng.random(m) < np.select([cash, cons], [0.55, 0.2], 0.0)).astype(float))
     no_dates = ~approved | (rng.random(m) < 0.046)
     for col, v in dates.items(): p[col] = np.where(no_dates, np.nan, v)
-    for cols, rate in ((('AMT_ANNUITY', 'CNT_PAYMENT'), 0.045), (('PRODUCT_COMBINATION',), 0.0002)):
+    for cols, rate in ((('AMT_ANNUITY', 'CNT_PAYMENT'), 0.045), (('PRODUCT_COMBINATION',), MISSING['previous_application']['PRODUCT_COMBINATION'])):
         mask = rng.random(m) < rate
         for col in cols: _hide(p, col, mask)
     loans = dict(own=own, sk=sk, ok=ok, first=first, n_pay=n_pay, k_end=k_end, annuity=np.round(ann, 3),
@@ -607,22 +714,50 @@ def _previous(rng, c: dict, lat: dict, next_id: int, force: bool):
     return p, loans, {'refused': np.bincount(own, refused, n)}, int(sk[-1]) + 1 if m else next_id
 
 # %% ../nbs/01_synth.ipynb #abd9ff0c
-def _behaviour(rng, c: dict, lat: dict, loans: dict, force: bool):
+def _behaviour(rng,  # the chunk's random stream
+               c: dict,  # application columns (true values)
+               lat: dict,  # latent traits of the applicants (`t_pay`, `t_util`)
+               loans: dict,  # what the behaviour tables need of each previous application (from `_previous`)
+               force: bool,  # make every category level appear (the first chunk)
+              ):  # POS_CASH_balance, installments_payments and credit_card_balance columns, risk aggregates
     "POS_CASH_balance, installments_payments and credit_card_balance columns, risk aggregates per applicant."
     n = len(c['SK_ID_CURR'])
     p_late = _sigmoid(-2.9 + 1.3 * lat['t_pay'])
     p_short = _sigmoid(-3.6 + 1.0 * lat['t_pay'] + 0.5 * lat['t_util'])
     L = np.flatnonzero(loans['ok'])  # approved instalment loans with a first due date in the past
-    own, sk, fd, n_pay, k_end, ann = (loans[k][L] for k in ('own', 'sk', 'first', 'n_pay', 'k_end', 'annuity'))
+    sched = {k: loans[k][L] for k in ('own', 'sk', 'first', 'n_pay', 'k_end', 'annuity')}
+    pos, pos_own, dpd = _pos_cash(rng, c, lat, sched, force)
+    card = _card_months(rng, lat, loans)
+    cc = _card_frame(rng, c, card, p_late, p_short, force)
+    inst, inst_own, late, short = _instalments(rng, c, sched, card, cc, p_late, p_short)
+    _hide_card(rng, cc)  # after the instalments used the true payments
+    n_inst = np.bincount(inst_own, minlength=n)
+    agg = {'late_share': np.bincount(inst_own, late, n) / np.maximum(n_inst, 1),
+           'short_share': np.bincount(inst_own, short, n) / np.maximum(n_inst, 1),
+           'pos_dpd_share': np.bincount(pos_own, dpd > 0, n) / np.maximum(np.bincount(pos_own, minlength=n), 1),
+           'card_util': np.bincount(card['own'], card['util'], n) / np.maximum(np.bincount(card['own'], minlength=n), 1),
+           'has_card': np.bincount(card['own'], minlength=n) > 0}
+    return pos, inst, cc, agg
+
+# %% ../nbs/01_synth.ipynb #ff6cdf51
+def _pos_cash(rng,  # the chunk's random stream
+              c: dict,  # application columns
+              lat: dict,  # latent traits (`t_pay`)
+              sched: dict,  # own, sk, first, n_pay, k_end of the loans with a schedule
+              force: bool,  # make every status appear (the first chunk)
+             ) -> tuple[dict, np.ndarray, np.ndarray]:  # POS_CASH_balance columns, applicant of each row, days past due
+    "POS_CASH_balance: one row per month of a loan, from the signing month to completion or the last month."
+    own, sk, fd, n_pay, k_end = (sched[k] for k in ('own', 'sk', 'first', 'n_pay', 'k_end'))
     start = np.floor(fd / 30.44)  # month of the first instalment
-    # POS_CASH_balance
-    signed = rng.random(len(L)) < 0.3
+    signed = rng.random(len(sk)) < 0.3
     m0, m1 = np.maximum(start - signed, -96), np.minimum(start + k_end - 1, -1)
-    par, off = _segments(np.where((rng.random(len(L)) < 0.97) & (m1 >= m0), m1 - m0 + 1, 0))
+    par, off = _segments(np.where((rng.random(len(sk)) < 0.97) & (m1 >= m0), m1 - m0 + 1, 0))
     mb = m0[par] + off
     paid = mb - start[par] + 1
     done = paid >= k_end[par]
-    status = np.where(done, 1, np.where(paid <= 0, np.where(rng.random(len(par)) < 0.05, 3, 2), 0))
+    lv = {l: i for i, l in enumerate(POS_LEVELS['NAME_CONTRACT_STATUS'])}
+    status = np.where(done, lv['Completed'],
+                      np.where(paid <= 0, np.where(rng.random(len(par)) < 0.05, lv['Approved'], lv['Signed']), lv['Active']))
     if force: status = _force(rng, status, len(POS_LEVELS['NAME_CONTRACT_STATUS']))
     dpd = np.where(~done & (rng.random(len(par)) < _sigmoid(-4.2 + 1.4 * lat['t_pay'][own[par]])),
                    rng.geometric(1 / 6, len(par)) * np.where(rng.random(len(par)) < 0.02, 20, 1), 0)
@@ -632,8 +767,14 @@ def _behaviour(rng, c: dict, lat: dict, loans: dict, force: bool):
            'SK_DPD': dpd, 'SK_DPD_DEF': np.where(rng.random(len(par)) < 0.3, dpd, 0)}
     mask = rng.random(len(par)) < MISSING['POS_CASH_balance']['CNT_INSTALMENT']
     for col in ('CNT_INSTALMENT', 'CNT_INSTALMENT_FUTURE'): _hide(pos, col, mask)
-    pos_own = own[par]
-    # credit_card_balance
+    return pos, own[par], dpd
+
+# %% ../nbs/01_synth.ipynb #c01c3b22
+def _card_months(rng,  # the chunk's random stream
+                 lat: dict,  # latent traits (`t_util`)
+                 loans: dict,  # from `_previous`: own, sk, credit, dd and card (approved revolving loan?)
+                ) -> dict:  # per card month: card, rank, own, sk, month, completed, util, limit, balance
+    "The months of the approved cards, from the decision (at most 96 months back) to the month before the application."
     C = np.flatnonzero(loans['card'])
     cown, csk, limit = loans['own'][C], loans['sk'][C], loans['credit'][C]
     c0 = np.maximum(np.floor(loans['dd'][C] / 30.44), -96)
@@ -646,8 +787,19 @@ def _behaviour(rng, c: dict, lat: dict, loans: dict, force: bool):
     util = np.where((rng.random(len(C)) < 0.3)[cpar] | completed, 0.0,
                     np.clip(level[cpar] + 0.12 * rng.standard_normal(k), 0, 1.15))
     lim = limit[cpar]
-    balance = np.round(lim * util, 3)
-    drawn = np.where((util > 0) & (rng.random(k) < 0.4), np.round(lim * rng.uniform(0.01, 0.15, k), 3), 0.0)
+    return dict(card=cpar, rank=coff, own=o, sk=csk[cpar], month=cmb, completed=completed, util=util, limit=lim,
+                balance=np.round(lim * util, 3))
+
+# %% ../nbs/01_synth.ipynb #48146d86
+def _card_frame(rng,  # the chunk's random stream
+                c: dict,  # application columns
+                card: dict,  # card months, from `_card_months`
+                p_late, p_short,  # each applicant's chance of paying late, and short
+                force: bool,  # make every status appear (the first chunk)
+               ) -> dict:  # credit_card_balance columns (true values, nothing hidden)
+    "credit_card_balance: drawings, minimum instalment, payment, receivables and days past due of each card month."
+    k, o, balance, lim = len(card['own']), card['own'], card['balance'], card['limit']
+    drawn = np.where((card['util'] > 0) & (rng.random(k) < 0.4), np.round(lim * rng.uniform(0.01, 0.15, k), 3), 0.0)
     atm = rng.random(k) < 0.45
     other = np.where((drawn > 0) & (rng.random(k) < 0.003), np.round(drawn / 2, 3), 0.0)
     minimum = np.round(0.05 * balance, 3)
@@ -655,10 +807,10 @@ def _behaviour(rng, c: dict, lat: dict, loans: dict, force: bool):
     pay = np.round(np.where(balance > 0, minimum * np.where(short, rng.random(k), 1 + rng.gamma(1.0, 1.0, k)),
                             np.where(rng.random(k) < 0.5, 0.0, lim * rng.uniform(0, 0.02, k))), 3)
     cum_paid = np.cumsum(pay > 0)
-    row_start = np.arange(k) - coff  # first row of the row's card
+    row_start = np.arange(k) - card['rank']  # first row of the row's card
     mature = cum_paid - np.r_[0, cum_paid][row_start]  # months paid so far on this card
     cdpd = np.where((balance > 0) & (rng.random(k) < 0.3 * p_late[o]), rng.geometric(1 / 10, k), 0)
-    cc = {'SK_ID_PREV': csk[cpar], 'SK_ID_CURR': c['SK_ID_CURR'][o], 'MONTHS_BALANCE': cmb, 'AMT_BALANCE': balance,
+    cc = {'SK_ID_PREV': card['sk'], 'SK_ID_CURR': c['SK_ID_CURR'][o], 'MONTHS_BALANCE': card['month'], 'AMT_BALANCE': balance,
           'AMT_CREDIT_LIMIT_ACTUAL': lim, 'AMT_DRAWINGS_ATM_CURRENT': np.where(atm, drawn, 0.0),
           'AMT_DRAWINGS_CURRENT': drawn + other, 'AMT_DRAWINGS_OTHER_CURRENT': other,
           'AMT_DRAWINGS_POS_CURRENT': np.where(atm, 0.0, drawn), 'AMT_INST_MIN_REGULARITY': minimum,
@@ -668,22 +820,34 @@ def _behaviour(rng, c: dict, lat: dict, loans: dict, force: bool):
           'CNT_DRAWINGS_OTHER_CURRENT': (other > 0).astype(float),
           'CNT_DRAWINGS_POS_CURRENT': np.where(~atm & (drawn > 0), 1 + rng.poisson(2.0, k), 0),
           'CNT_INSTALMENT_MATURE_CUM': mature,
-          'NAME_CONTRACT_STATUS': _cat(completed, CARD_LEVELS['NAME_CONTRACT_STATUS']),
+          'NAME_CONTRACT_STATUS': _cat(card['completed'], CARD_LEVELS['NAME_CONTRACT_STATUS']),
           'SK_DPD': cdpd, 'SK_DPD_DEF': np.where(rng.random(k) < 0.3, cdpd, 0)}
     cc['CNT_DRAWINGS_CURRENT'] = cc['CNT_DRAWINGS_ATM_CURRENT'] + cc['CNT_DRAWINGS_OTHER_CURRENT'] + cc['CNT_DRAWINGS_POS_CURRENT']
     if force: cc['NAME_CONTRACT_STATUS'] = _cat(_force(rng, cc['NAME_CONTRACT_STATUS'][0], 2), CARD_LEVELS['NAME_CONTRACT_STATUS'])
-    # installments_payments: the loans' schedules, then the cards' minimum payments
+    return cc
+
+# %% ../nbs/01_synth.ipynb #497ff9e4
+def _instalments(rng,  # the chunk's random stream
+                 c: dict,  # application columns
+                 sched: dict,  # own, sk, first, n_pay, k_end, annuity of the loans with a schedule
+                 card: dict,  # card months, from `_card_months`
+                 cc: dict,  # credit_card_balance columns with their true payments, from `_card_frame`
+                 p_late, p_short,  # each applicant's chance of paying late, and short
+                ) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:  # columns, applicant of each instalment, late or unpaid, short or unpaid
+    "installments_payments: the loans' schedules, then the cards' minimum payments, with the day and amount paid."
+    own, sk, fd, n_pay, k_end, ann = (sched[k] for k in ('own', 'sk', 'first', 'n_pay', 'k_end', 'annuity'))
+    minimum, pay, cmb = cc['AMT_INST_MIN_REGULARITY'], cc['AMT_PAYMENT_CURRENT'], cc['MONTHS_BALANCE']
     due = np.where(fd <= -1, np.minimum(k_end, np.floor((-1 - fd) / 30.44) + 1), 0)
-    ipar, ioff = _segments(np.where(rng.random(len(L)) < 0.99, due, 0))
-    v2 = (rng.random(len(L)) < 0.1)[ipar] & (ioff + 1 > n_pay[ipar] // 2)
+    ipar, ioff = _segments(np.where(rng.random(len(sk)) < 0.99, due, 0))
+    v2 = (rng.random(len(sk)) < 0.1)[ipar] & (ioff + 1 > n_pay[ipar] // 2)
     early_end = (ioff + 1 == k_end[ipar]) & (k_end[ipar] < n_pay[ipar])  # the last instalment repays the rest
     amount = np.round(ann[ipar] * np.where(early_end, 0.9 * (n_pay[ipar] - k_end[ipar] + 1), 1), 3)
-    crow = np.flatnonzero(balance > 0)
+    crow = np.flatnonzero(card['balance'] > 0)
     cnum = np.cumsum(np.ones(len(crow)))
     if len(crow):
-        starts = np.r_[True, cpar[crow][1:] != cpar[crow][:-1]]
+        starts = np.r_[True, card['card'][crow][1:] != card['card'][crow][:-1]]
         cnum = cnum - np.maximum.accumulate(np.where(starts, cnum - 1, 0))
-    inst_own = np.r_[own[ipar], o[crow]]
+    inst_own = np.r_[own[ipar], card['own'][crow]]
     inst = {'SK_ID_PREV': np.r_[sk[ipar], cc['SK_ID_PREV'][crow]], 'SK_ID_CURR': c['SK_ID_CURR'][inst_own],
             'NUM_INSTALMENT_VERSION': np.r_[1 + v2, np.zeros(len(crow))],
             'NUM_INSTALMENT_NUMBER': np.r_[ioff + 1, cnum],
@@ -707,19 +871,19 @@ def _behaviour(rng, c: dict, lat: dict, loans: dict, force: bool):
     inst = {k: v[rows] for k, v in inst.items()}
     inst['DAYS_ENTRY_PAYMENT'] = np.where(unpaid[rows], np.nan, np.minimum(entry[rows] + second * rng.integers(0, 15, len(rows)), -1))
     inst['AMT_PAYMENT'] = np.where(unpaid[rows], np.nan, np.where(split[rows], np.round(paid_amt[rows] * frac, 3), paid_amt[rows]))
-    # missingness of the card table (after the instalments used the true payments)
-    for cols, rate in ((('AMT_DRAWINGS_ATM_CURRENT', 'AMT_DRAWINGS_OTHER_CURRENT', 'AMT_DRAWINGS_POS_CURRENT',
-                         'CNT_DRAWINGS_ATM_CURRENT', 'CNT_DRAWINGS_OTHER_CURRENT', 'CNT_DRAWINGS_POS_CURRENT'), .1952),
-                       (('AMT_PAYMENT_CURRENT',), .1999), (('AMT_INST_MIN_REGULARITY', 'CNT_INSTALMENT_MATURE_CUM'), .0795)):
-        mask = rng.random(k) < rate
+    return inst, inst_own, late | unpaid, short | unpaid
+
+# %% ../nbs/01_synth.ipynb #b841cbcf
+def _hide_card(rng,  # the chunk's random stream
+               cc: dict,  # credit_card_balance columns, blanked in place
+              ):
+    "Kaggle's missingness of credit_card_balance (`MISSING`); the columns of a group are empty together."
+    miss, k = MISSING['credit_card_balance'], len(cc['SK_ID_PREV'])
+    for cols in (('AMT_DRAWINGS_ATM_CURRENT', 'AMT_DRAWINGS_OTHER_CURRENT', 'AMT_DRAWINGS_POS_CURRENT',
+                  'CNT_DRAWINGS_ATM_CURRENT', 'CNT_DRAWINGS_OTHER_CURRENT', 'CNT_DRAWINGS_POS_CURRENT'),
+                 ('AMT_PAYMENT_CURRENT',), ('AMT_INST_MIN_REGULARITY', 'CNT_INSTALMENT_MATURE_CUM')):
+        mask = rng.random(k) < miss[cols[0]]
         for col in cols: _hide(cc, col, mask)
-    n_inst = np.bincount(inst_own, minlength=n)
-    agg = {'late_share': np.bincount(inst_own, late | unpaid, n) / np.maximum(n_inst, 1),
-           'short_share': np.bincount(inst_own, short | unpaid, n) / np.maximum(n_inst, 1),
-           'pos_dpd_share': np.bincount(pos_own, dpd > 0, n) / np.maximum(np.bincount(pos_own, minlength=n), 1),
-           'card_util': np.bincount(o, util, n) / np.maximum(np.bincount(o, minlength=n), 1),
-           'has_card': np.bincount(o, minlength=n) > 0}
-    return pos, inst, cc, agg
 
 # %% ../nbs/01_synth.ipynb #bd93a70e
 RISK_INTERCEPT = -4.3  # beta_0 of the planted logit: about 8 % defaults
