@@ -62,7 +62,8 @@ def bench(quick: bool = False) -> list[dict]:
                 print(f'{db}, {workers} worker(s): ready', file=sys.stderr, flush=True)
                 out[db, workers] = _series(port, ids, n, repeats, proc.pid, pg.proc.pid if db == 'PostgreSQL' else None)
                 rss = t.rss_mb(proc.pid)
-                memory[db, workers] = [v for p, v in rss.items() if p != proc.pid and v > 100] or [rss[proc.pid]]
+                spawned = [p for p in rss if b'spawn_main' in Path(f'/proc/{p}/cmdline').read_bytes()]  # uvicorn's workers
+                memory[db, workers] = [rss[p] for p in spawned] or [rss[proc.pid]]  # one worker: the server process itself
             assert len(t.audit_rows(url)) >= n * 4 * repeats, 'the audit log misses decisions'
     rows, base = [], out['PostgreSQL', 1]
     for (db, workers), res in out.items():

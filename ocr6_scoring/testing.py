@@ -9,12 +9,12 @@ from pathlib import Path
 from fastcore.basics import patch
 from typing import Mapping
 import numpy as np
-from .cli import free_port, stop_processes, wait_until
+from .cli import REPO, free_port, stop_processes, wait_until  # REPO: the checkout, where `api` is importable
 from .data import SENTINEL_DAYS
 from .dashboard import ApiError, fmt_value
 
 # %% auto #0
-__all__ = ['PG_ROOT', 'REPO', 'CHROMIUM_ARGS', 'PANELS', 'CHARTS', 'pg_bin', 'ThrowawayPostgres', 'Conn', 'get_once', 'db_url',
+__all__ = ['PG_ROOT', 'CHROMIUM_ARGS', 'PANELS', 'CHARTS', 'pg_bin', 'ThrowawayPostgres', 'Conn', 'get_once', 'db_url',
            'server_env', 'start_uvicorn', 'start_serve', 'wait_ready', 'api_server', 'audit_rows', 'client_ids',
            'clients_folder', 'known_applications', 'cpu_seconds', 'rss_mb', 'StubApi', 'browser_missing',
            'dashboard_server', 'browser_session']
@@ -166,8 +166,6 @@ async def get_once(port: int, path: str, headers: dict|None=None) -> tuple[int, 
     finally: c.close()
 
 # %% ../nbs/13_testing.ipynb #7e480a52
-REPO = Path(__file__).resolve().parents[1] if '__file__' in globals() else Path.cwd().parent  # the checkout: `api` is importable from it
-
 def db_url(db) -> str:
     "`db` as a SQLAlchemy URL: a URL is kept, a path is a SQLite file."
     return db if isinstance(db, str) and '://' in db else f'sqlite:///{Path(db).resolve()}'
