@@ -90,6 +90,7 @@ _SCHEMA_SRC = {
     SK_DPD:int SK_DPD_DEF:int''',
 }
 
+# %% ../nbs/00_data.ipynb #eb595fa9
 def _parse_schema(src):
     return {c: k for c, k in (tok.split(':') for tok in src.split())}
 
@@ -122,11 +123,13 @@ def _show(v):
     "A value as the user wrote it: numpy scalars shown as plain Python values."
     return repr(v.item() if isinstance(v, np.generic) else v)
 
+# %% ../nbs/00_data.ipynb #e7c2541a
 def _bad_value_error(source, col, s: pd.Series, bad: pd.Series, what: str):
     i = int(np.flatnonzero(bad.to_numpy())[0])
     return DataError(f"{source}: column {col} {what}, found {_show(s.iloc[i])} at row {i + 1} "
                      f"({int(bad.sum())} bad value{'s' if bad.sum() > 1 else ''} in all)")
 
+# %% ../nbs/00_data.ipynb #0563d50e
 def _to_number(s: pd.Series, source, col) -> pd.Series:
     "`s` as float64, or a `DataError` naming the first value that is not a number."
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s): return s.astype('float64')
@@ -135,6 +138,7 @@ def _to_number(s: pd.Series, source, col) -> pd.Series:
     if bad.any(): raise _bad_value_error(source, col, s, bad, 'expects numbers')
     return num.astype('float64')
 
+# %% ../nbs/00_data.ipynb #8df6b048
 def coerce_frame(df: pd.DataFrame,  # raw frame whose columns are all in `SCHEMA[table]`
                  table: str,  # a name in `TABLES`
                  source: str|None=None,  # what to call the input in error messages (file name)
@@ -173,12 +177,14 @@ def _read_csv(path, **kw):
     except pd.errors.ParserError as e: raise DataError(f"{path.name}: not a readable CSV file ({e})") from e
     except pd.errors.EmptyDataError as e: raise DataError(f"{path.name}: the file is empty") from e
 
+# %% ../nbs/00_data.ipynb #de1de1c9
 def _header(path: Path) -> list[str]:
     if path.suffix == '.parquet':
         import pyarrow.parquet as pq
         return list(pq.read_schema(path).names)
     return [str(c) for c in _read_csv(path, nrows=0).columns]
 
+# %% ../nbs/00_data.ipynb #47841784
 def _release_arrow():
     "Give Arrow's freed memory back to the system (a no-op where the allocator cannot)."
     try:
@@ -186,6 +192,7 @@ def _release_arrow():
         pa.default_memory_pool().release_unused()
     except (ImportError, AttributeError): pass
 
+# %% ../nbs/00_data.ipynb #e3c0c78a
 def read_table(path: str|Path,  # a `.csv` or `.parquet` file
                table: str|None=None,  # its name in `TABLES`; default: the file's stem
               ) -> pd.DataFrame:
@@ -224,6 +231,7 @@ def find_table(data_dir: str|Path, table: str) -> Path|None:
         if p.exists(): return p
     return None
 
+# %% ../nbs/00_data.ipynb #5a19f157
 def check_unique(df: pd.DataFrame, table: str, source: str|None=None):
     "Raise a `DataError` with a count and 3 example ids if the identifier of `table` repeats."
     col = UNIQUE.get(table)
@@ -234,6 +242,7 @@ def check_unique(df: pd.DataFrame, table: str, source: str|None=None):
         raise DataError(f"{source or table}: {dup.nunique()} duplicated {col} value(s) "
                         f"({len(dup)} rows), e.g. {ex}")
 
+# %% ../nbs/00_data.ipynb #7f5b0cb7
 def check_target(df: pd.DataFrame, source='application_train'):
     "Raise a `DataError` unless TARGET is 0 or 1 on every row."
     t = df['TARGET']
@@ -243,6 +252,7 @@ def check_target(df: pd.DataFrame, source='application_train'):
         raise DataError(f"{source}: column TARGET must be 0 or 1, found {_show(t.iloc[i])} at row {i + 1} "
                         f"({int(bad.sum())} bad in all)")
 
+# %% ../nbs/00_data.ipynb #97009340
 def load_tables(data_dir: str|Path,  # folder with Kaggle's file names
                 tables: Iterable[str]|None=None,  # which tables to read (default: all present)
                 require: Iterable[str]=(),  # tables that must be present
@@ -349,6 +359,7 @@ def domain_range(col: str) -> tuple[float, float]:
     if col.startswith('REGION_RATING_CLIENT'): return (1.0, 3.0)
     return (-inf, inf)
 
+# %% ../nbs/00_data.ipynb #3e5451fa
 WIDEN = 10  # the training range is widened on each side by this many times its width (or its largest magnitude)
 
 def plausible_ranges(app: pd.DataFrame,  # a typed application table (training rows)
@@ -367,6 +378,7 @@ def plausible_ranges(app: pd.DataFrame,  # a typed application table (training r
         out[c] = [lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None]
     return out
 
+# %% ../nbs/00_data.ipynb #f6156d61
 def check_plausible(record: Mapping,  # field -> value (a raw application, or what-if overrides)
                     ranges: Mapping[str, list],  # `plausible_ranges` (or `domain_range` for every column)
                     where: str='application',  # how the error names the record
