@@ -5,92 +5,31 @@
 # %% ../nbs/02_features.ipynb #053b993f
 from __future__ import annotations
 import json, math, re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .data import (SCHEMA, APPLICATION_TABLES, CHILD_TABLES, REQUIRED, SENTINEL_DAYS, DataError,
                                coerce_frame, frame_from_records, columns_from_records)
+from .catalog import (MISSING_LEVELS, OTHER, DAYS_WINDOW, MONTHS_WINDOW, STATS, APP_LABELS, APP_VALUES, CHILD,
+                                  RATIOS, as_float, level_codes, _categorical, TableView, safe_div, Value, Filter, ChildCatalog,
+                                  col, ratio, flag, since, level_is, rowwise)
 
 # %% auto #0
-__all__ = ['MISSING_LEVELS', 'OTHER', 'DAYS_WINDOW', 'MONTHS_WINDOW', 'SPEC_FORMAT', 'SPEC_VERSION', 'STATS', 'APP_LABELS',
-           'APP_VALUES', 'CHILD', 'RATIOS', 'as_float', 'level_codes', 'TableView', 'safe_div', 'Groups', 'Value',
-           'Filter', 'col', 'ratio', 'flag', 'since', 'level_is', 'rowwise', 'ChildCatalog', 'fit_levels', 'slug',
-           'empty_frame', 'pick_application', 'applicant_codes', 'compile_spec', 'compute_columns', 'FeatureBuilder',
-           'records_to_tables', 'check_links', 'check_spec', 'row_values', 'explain_constant', 'duplicated_pairs',
-           'applicant_records', 'with_missing']
+__all__ = ['SPEC_FORMAT', 'SPEC_VERSION', 'Groups', 'fit_levels', 'slug', 'empty_frame', 'pick_application', 'applicant_codes',
+           'compile_spec', 'compute_columns', 'FeatureBuilder', 'check_links', 'records_to_tables', 'check_spec',
+           'row_values', 'explain_constant', 'duplicated_pairs', 'applicant_records', 'with_missing', 'MISSING_LEVELS',
+           'OTHER', 'DAYS_WINDOW', 'MONTHS_WINDOW', 'STATS', 'APP_LABELS', 'APP_VALUES', 'CHILD', 'RATIOS', 'as_float',
+           'level_codes', 'TableView', 'safe_div', 'Value', 'Filter', 'ChildCatalog', 'col', 'ratio', 'flag', 'since',
+           'level_is', 'rowwise']
 
 # %% ../nbs/02_features.ipynb #c54e152e
-MISSING_LEVELS = frozenset({'XNA', 'XAP'})  # Kaggle's "not available" / "not applicable" placeholders
-OTHER = '(other)'  # the one-hot column of rare and unseen levels
-DAYS_WINDOW, MONTHS_WINDOW = 365, 12  # recent windows: DAYS_* >= -365, MONTHS_BALANCE >= -12
-SPEC_FORMAT, SPEC_VERSION = 'ocr6_scoring.features', 1
-
-def as_float(s: pd.Series|np.ndarray|pd.api.extensions.ExtensionArray) -> np.ndarray:
-    "Column `s` (a Series or a typed array) as a float64 array, NaN for missing (the column's own array when float64 already)."
-    if isinstance(s, pd.Series): s = s.to_numpy() if isinstance(s.dtype, np.dtype) else s.array
-    if isinstance(s, pd.arrays.IntegerArray):  # what its to_numpy does, without the warning filters to_numpy sets on every call
-        x = s._data.astype('float64'); x[s._mask] = np.nan; return x
-    if isinstance(s, np.ndarray):
-        if s.dtype == np.float64: return s
-        if s.dtype.kind in 'iub': return s.astype('float64')
-        s = pd.arrays.NumpyExtensionArray(s)  # text, objects
-    try: return s.to_numpy(dtype='float64', na_value=np.nan)
-    except (TypeError, ValueError): return pd.to_numeric(pd.Series(s), errors='coerce').to_numpy(dtype='float64', na_value=np.nan)
-
-def level_codes(s: pd.Series|pd.Categorical,  # a categorical (or text) column
-                levels: list[str],  # the levels kept at fit
-               ) -> np.ndarray:
-    "Position of each value in `levels`; `len(levels)` for any other level; -1 for missing, `XNA`, `XAP`."
-    a = _categorical(s)
-    pos = {l: i for i, l in enumerate(levels)}
-    lut = [-1 if c in MISSING_LEVELS else pos.get(c, len(levels)) for c in map(str, a.categories)]
-    return np.array(lut + [-1], dtype=np.int8 if len(levels) < 127 else np.int32)[a.codes]  # code -1 (missing) picks the last
-
-def _categorical(s) -> pd.Categorical:
-    if isinstance(s, pd.Categorical): return s
-    if isinstance(s, pd.Series) and isinstance(s.dtype, pd.CategoricalDtype): return s.array
-    return pd.Categorical(pd.Series(s).astype('string'))
-
-# %% ../nbs/02_features.ipynb #d03888ed
-class TableView:
-    "Float64 and (cached) level-code views of the columns of one typed table, a DataFrame or a dict of typed arrays (never written to)."
-    def __init__(self, table: pd.DataFrame|Mapping[str, np.ndarray|pd.api.extensions.ExtensionArray]):
-        self.table, self._cache = table, {}
-        self._n = len(table) if isinstance(table, pd.DataFrame) else len(next(iter(table.values()), ()))
-    def __len__(self): return self._n
-    def __contains__(self, col: str) -> bool: return col in self.table  # a DataFrame's columns, a dict's keys
-    def has(self, cols: Iterable[str]) -> bool: return all(c in self.table for c in cols)
-    def raw(self, col: str) -> np.ndarray:
-        "Column `col` as float64, as read."
-        return as_float(self.table[col])
-    def num(self, col: str) -> np.ndarray:
-        "Column `col` as float64; in `DAYS_*` columns the 365243 sentinel becomes NaN."
-        x = as_float(self.table[col])
-        return np.where(x == SENTINEL_DAYS, np.nan, x) if col.startswith('DAYS_') else x
-    def codes(self, col: str, levels: list[str]) -> np.ndarray:
-        "`level_codes` of column `col`."
-        k = ('codes', col, tuple(levels))
-        if k not in self._cache: self._cache[k] = level_codes(self.table[col], levels)
-        return self._cache[k]
-    def isin(self, col: str, values: tuple[str, ...]) -> np.ndarray:
-        "Rows whose category `col` is one of `values` (False when missing)."
-        a = _categorical(self.table[col])
-        return np.array([c in values for c in map(str, a.categories)] + [False])[a.codes]
+_all_ = ['MISSING_LEVELS', 'OTHER', 'DAYS_WINDOW', 'MONTHS_WINDOW', 'STATS', 'APP_LABELS', 'APP_VALUES', 'CHILD', 'RATIOS',
+         'as_float', 'level_codes', 'TableView', 'safe_div', 'Value', 'Filter', 'ChildCatalog', 'col', 'ratio', 'flag', 'since',
+         'level_is', 'rowwise']
 
 # %% ../nbs/02_features.ipynb #9eef0b57
-STATS = {'count': 'number', 'sum': 'total', 'mean': 'mean', 'share': 'share', 'min': 'min', 'max': 'max',
-         'std': 'std. dev.'}
-
-def safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    "a / b, NaN where b is 0 or missing (never inf)."
-    return np.divide(a, b, out=np.full(np.broadcast(a, b).shape, np.nan), where=(b != 0))
-
-# %% ../nbs/02_features.ipynb #bc392542
-_FLAG_STATS = frozenset({'count', 'sum', 'mean', 'share'})  # stats of a bool flag computed from counts, without a float copy
-
 class Groups:
     "Reduce row values to one value per applicant; `codes[i]` in 0..n-1 is row i's applicant, n drops it."
     def __init__(self, codes: np.ndarray, n: int, rows: np.ndarray|None=None):
@@ -103,439 +42,51 @@ class Groups:
         return np.bincount(self.codes, weights=w, minlength=self.n + 1)[:self.n].astype('float64', copy=False)
     def _count(self, m=None):  # rows (where m holds) per applicant, as float64
         return np.bincount(self.codes if m is None else self.codes[m], minlength=self.n + 1)[:self.n].astype('float64')
-    def reduce(self, x: np.ndarray,  # float64 row values, NaN for missing
-               stats: str|list[str],  # one of `STATS`, or several
-              ) -> np.ndarray|list[np.ndarray]:
-        "One float64 value per applicant for each stat (sums and counts are shared between stats); `x` may be a bool flag."
-        if isinstance(stats, str): return self.reduce(x, [stats])[0]
-        if self.rows is not None: x = x[self.rows]
-        if x.dtype == bool and not _FLAG_STATS.issuperset(stats): x = x.astype('float64')
-        out, sc = [], None
-        for stat in stats:
-            if stat == 'count': out.append(self._count(x if x.dtype == bool else x == 1)); continue
-            if sc is None:
-                if self._rows is None: self._rows = self._count()  # rows per applicant, shared by all values
-                if x.dtype == bool: s, c = self._count(x), self._rows  # a 0/1 flag without missing values
-                else:
-                    miss = np.isnan(x)
-                    if miss.any(): c, s = self._rows - self._count(miss), self._bin(np.where(miss, 0.0, x))
-                    else: c, s = self._rows, self._bin(x)
-                empty, c1, sc = c == 0, np.where(c == 0, 1.0, c), True
-            if stat == 'sum': r = s.copy()
-            elif stat in ('mean', 'share'): r = s / c1
-            elif stat in ('min', 'max'):
-                r = np.full(self.n + 1, np.inf if stat == 'min' else -np.inf)
-                (np.fmin if stat == 'min' else np.fmax).at(r, self.codes, x)
-                r = r[:self.n]
-            elif stat == 'std':
-                d = x - np.append(s / c1, np.nan)[self.codes]
-                r = np.sqrt(self._bin(np.where(np.isnan(d), 0.0, d * d)) / c1)
-            else: raise ValueError(f'unknown stat {stat!r}')
-            r[empty] = np.nan
-            out.append(r)
-        return out
 
-# %% ../nbs/02_features.ipynb #ebe97292
-@dataclass(frozen=True)
-class Value:
-    "A number per row of a table, computed by `fn(view)` from the raw columns `inputs`."
-    fn: Callable[[TableView], np.ndarray]
-    inputs: tuple[str, ...]
-    label: str  # human-readable name: what the number is
-    unit: str  # currency, days, months, count, ratio, share, flag, score, ...
-    group: str|None = None  # the original feature it belongs to (default: its label)
+# %% ../nbs/02_features.ipynb #a9979ab4
+@patch
+def _sum_count(self: Groups, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "Per applicant: the sum of the non-missing values of `x` and their number (`x` may be a bool flag)."
+    if self._rows is None: self._rows = self._count()  # rows per applicant, shared by all values
+    if x.dtype == bool: return self._count(x), self._rows  # a 0/1 flag without missing values
+    miss = np.isnan(x)
+    if miss.any(): return self._bin(np.where(miss, 0.0, x)), self._rows - self._count(miss)
+    return self._bin(x), self._rows
 
-@dataclass(frozen=True)
-class Filter:
-    "Rows of a table selected by `fn(view)` (a boolean mask), reading the raw columns `inputs`."
-    fn: Callable[[TableView], np.ndarray]
-    inputs: tuple[str, ...]
-    label: str  # e.g. 'approved', 'last 365 days'
+# %% ../nbs/02_features.ipynb #d036eced
+_FLAG_STATS = frozenset({'count', 'sum', 'mean', 'share'})  # stats of a bool flag computed from counts, without a float copy
 
-def col(c: str, label: str, unit: str, group: str|None=None) -> Value:
-    "Raw column `c`, read with `TableView.num`."
-    return Value(lambda v: v.num(c), (c,), label, unit, group)
+@patch
+def reduce(self: Groups,
+           x: np.ndarray,  # float64 row values, NaN for missing
+           stats: str|list[str],  # one of `STATS`, or several
+          ) -> np.ndarray|list[np.ndarray]:
+    "One float64 value per applicant for each stat (sums and counts are shared between stats); `x` may be a bool flag."
+    if isinstance(stats, str): return self.reduce(x, [stats])[0]
+    if self.rows is not None: x = x[self.rows]
+    if x.dtype == bool and not _FLAG_STATS.issuperset(stats): x = x.astype('float64')
+    out, sc = [], None
+    for stat in stats:
+        if stat == 'count': out.append(self._count(x if x.dtype == bool else x == 1)); continue
+        if sc is None:
+            s, c = self._sum_count(x)
+            empty, c1, sc = c == 0, np.where(c == 0, 1.0, c), True
+        if stat == 'sum': r = s.copy()
+        elif stat in ('mean', 'share'): r = s / c1
+        elif stat in ('min', 'max'):
+            r = np.full(self.n + 1, np.inf if stat == 'min' else -np.inf)
+            (np.fmin if stat == 'min' else np.fmax).at(r, self.codes, x)
+            r = r[:self.n]
+        elif stat == 'std':
+            d = x - np.append(s / c1, np.nan)[self.codes]
+            r = np.sqrt(self._bin(np.where(np.isnan(d), 0.0, d * d)) / c1)
+        else: raise ValueError(f'unknown stat {stat!r}')
+        r[empty] = np.nan
+        out.append(r)
+    return out
 
-def ratio(a: str, b: str, label: str, unit: str='ratio') -> Value:
-    "Column `a` / column `b`, NaN when `b` is 0 or missing."
-    return Value(lambda v: safe_div(v.num(a), v.num(b)), (a, b), label, unit)
-
-def flag(cond: Callable[[np.ndarray], np.ndarray], c: str, label: str) -> Value:
-    "1 where `cond(column c)` holds, 0 where it does not, NaN where `c` is missing."
-    return Value(lambda v: _flag(cond(v.num(c)), v.num(c)), (c,), label, 'flag')
-
-def _flag(cond, x): return np.where(np.isnan(x), np.nan, cond.astype('float64'))
-
-def since(c: str, limit: int, label: str) -> Filter:
-    "Rows where `c >= limit` (a recent window; rows with `c` missing are left out)."
-    return Filter(lambda v: v.num(c) >= limit, (c,), label)
-
-def level_is(c: str, values: tuple[str, ...], label: str) -> Filter:
-    "Rows whose category `c` is one of `values`."
-    return Filter(lambda v: v.isin(c, values), (c,), label)
-
-# %% ../nbs/02_features.ipynb #f600d167
-_BUILDING = {'APARTMENTS': 'apartments size', 'BASEMENTAREA': 'basement area',
-             'YEARS_BEGINEXPLUATATION': 'years since start of use', 'YEARS_BUILD': 'building age',
-             'COMMONAREA': 'common area', 'ELEVATORS': 'elevators', 'ENTRANCES': 'entrances',
-             'FLOORSMAX': 'highest floor', 'FLOORSMIN': 'lowest floor', 'LANDAREA': 'land area',
-             'LIVINGAPARTMENTS': 'living apartments', 'LIVINGAREA': 'living area',
-             'NONLIVINGAPARTMENTS': 'non-living apartments', 'NONLIVINGAREA': 'non-living area'}
-_REQ = {'HOUR': 'in the hour before application', 'DAY': 'in the day before (excluding the last hour)',
-        'WEEK': 'in the week before (excluding the last day)', 'MON': 'in the month before (excluding the last week)',
-        'QRT': 'in the 3 months before (excluding the last month)', 'YEAR': 'in the year before (excluding the last 3 months)'}
-_ADDR = {'REG': 'permanent address', 'LIVE': 'contact address', 'WORK': 'work address'}
-
-APP_LABELS: dict[str, tuple[str, str]] = {  # application column: (label, unit)
-    'NAME_CONTRACT_TYPE': ('Contract type', 'category'), 'CODE_GENDER': ('Gender', 'category'),
-    'FLAG_OWN_CAR': ('Owns a car', 'category'), 'FLAG_OWN_REALTY': ('Owns real estate', 'category'),
-    'CNT_CHILDREN': ('Number of children', 'count'), 'AMT_INCOME_TOTAL': ('Income', 'currency'),
-    'AMT_CREDIT': ('Credit amount', 'currency'), 'AMT_ANNUITY': ('Loan annuity', 'currency'),
-    'AMT_GOODS_PRICE': ('Price of the goods financed', 'currency'),
-    'NAME_TYPE_SUITE': ('Accompanied by', 'category'), 'NAME_INCOME_TYPE': ('Income type', 'category'),
-    'NAME_EDUCATION_TYPE': ('Education', 'category'), 'NAME_FAMILY_STATUS': ('Family status', 'category'),
-    'NAME_HOUSING_TYPE': ('Housing situation', 'category'),
-    'REGION_POPULATION_RELATIVE': ('Population density of the region', 'normalised'),
-    'DAYS_BIRTH': ('Age', 'days'), 'DAYS_EMPLOYED': ('Employment length', 'days'),
-    'DAYS_REGISTRATION': ('Registration change', 'days'), 'DAYS_ID_PUBLISH': ('Identity document change', 'days'),
-    'OWN_CAR_AGE': ('Age of own car', 'years'), 'FLAG_MOBIL': ('Gave a mobile phone', 'flag'),
-    'FLAG_EMP_PHONE': ('Gave a work phone', 'flag'), 'FLAG_WORK_PHONE': ('Gave a home phone', 'flag'),
-    'FLAG_CONT_MOBILE': ('Mobile phone reachable', 'flag'), 'FLAG_PHONE': ('Gave a second home phone', 'flag'),
-    'FLAG_EMAIL': ('Gave an e-mail address', 'flag'), 'OCCUPATION_TYPE': ('Occupation', 'category'),
-    'CNT_FAM_MEMBERS': ('Family size', 'count'), 'REGION_RATING_CLIENT': ('Rating of the region', 'rating 1-3'),
-    'REGION_RATING_CLIENT_W_CITY': ('Rating of the region and city', 'rating 1-3'),
-    'WEEKDAY_APPR_PROCESS_START': ('Weekday of application', 'category'),
-    'HOUR_APPR_PROCESS_START': ('Hour of application', 'hour'),
-    'ORGANIZATION_TYPE': ('Employer type', 'category'),
-    'FONDKAPREMONT_MODE': ('Building: repair fund', 'category'), 'HOUSETYPE_MODE': ('Building: house type', 'category'),
-    'TOTALAREA_MODE': ('Building: total area', 'normalised'), 'WALLSMATERIAL_MODE': ('Building: wall material', 'category'),
-    'EMERGENCYSTATE_MODE': ('Building: emergency state', 'category'),
-    'DAYS_LAST_PHONE_CHANGE': ('Phone change', 'days'),
-    **{f'EXT_SOURCE_{i}': (f'External score {i}', 'score 0-1') for i in (1, 2, 3)},
-    **{f'{b}_{s}': (f'Building: {l} ({w})', 'normalised') for b, l in _BUILDING.items()
-       for s, w in (('AVG', 'average'), ('MODE', 'mode'), ('MEDI', 'median'))},
-    **{f'{a}_{k}_NOT_{b}_{k}': (f'{_ADDR[a].capitalize()} {k.lower()} differs from {_ADDR[b]} {k.lower()}', 'flag')
-       for k in ('REGION', 'CITY') for a, b in (('REG', 'LIVE'), ('REG', 'WORK'), ('LIVE', 'WORK'))},
-    **{f'{o}_{d}_CNT_SOCIAL_CIRCLE': (f"Social circle: {'observed' if o == 'OBS' else 'defaulted'} {d} days past due", 'count')
-       for d in (30, 60) for o in ('OBS', 'DEF')},
-    **{f'FLAG_DOCUMENT_{i}': (f'Provided document {i}', 'flag') for i in range(2, 22)},
-    **{f'AMT_REQ_CREDIT_BUREAU_{k}': (f'Credit bureau enquiries {w}', 'count') for k, w in _REQ.items()},
-}
-
-# %% ../nbs/02_features.ipynb #c15748a3
-_EXT = ('EXT_SOURCE_1', 'EXT_SOURCE_2', 'EXT_SOURCE_3')
-_DOCS = tuple(f'FLAG_DOCUMENT_{i}' for i in range(2, 22))
-_CONTACT = ('FLAG_MOBIL', 'FLAG_EMP_PHONE', 'FLAG_WORK_PHONE', 'FLAG_CONT_MOBILE', 'FLAG_PHONE', 'FLAG_EMAIL')
-_ADDRESS = tuple(c for c in APP_LABELS if '_NOT_' in c)
-_ENQUIRIES = tuple(f'AMT_REQ_CREDIT_BUREAU_{k}' for k in _REQ)
-_BUILDING_COLS = tuple(c for c in APP_LABELS if c.split('_')[-1] in ('AVG', 'MODE', 'MEDI') and c in SCHEMA['application_test']
-                       and SCHEMA['application_test'][c] == 'float')
-
-def _rowwise(v: TableView, cols, how: str) -> np.ndarray:
-    "Row-wise `how` (sum/count/mean/min/max/std/prod/nmissing) of `cols`, over non-missing values."
-    xs = [v.num(c) for c in cols]
-    ok = [~np.isnan(x) for x in xs]
-    n = np.zeros(len(v))
-    for o in ok: n = n + o
-    if how == 'nmissing': return len(xs) - n
-    if how == 'prod':
-        out = np.ones(len(v))
-        for x in xs: out = out * x  # NaN if any is missing
-        return out
-    if how in ('min', 'max'):
-        out = np.full(len(v), np.nan)
-        for x in xs: out = (np.fmin if how == 'min' else np.fmax)(out, x)
-        return out
-    s = np.zeros(len(v))
-    for x, o in zip(xs, ok): s = s + np.where(o, x, 0.0)
-    n1 = np.where(n == 0, np.nan, n)
-    if how == 'sum': return np.where(n == 0, np.nan, s)
-    m = s / n1
-    if how == 'mean': return m
-    ss = np.zeros(len(v))
-    for x, o in zip(xs, ok): ss = ss + np.where(o, (x - m) ** 2, 0.0)
-    return np.sqrt(ss / n1)  # how == 'std'
-
-def rowwise(cols: tuple[str, ...], how: str, label: str, unit: str, group: str|None=None) -> Value:
-    "A `Value` summarising several columns of the same row."
-    return Value(lambda v: _rowwise(v, cols, how), cols, label, unit, group)
-
-APP_VALUES: dict[str, Value] = {
-    'DAYS_EMPLOYED_ANOMALY': Value(lambda v: _flag(v.raw('DAYS_EMPLOYED') == SENTINEL_DAYS, v.raw('DAYS_EMPLOYED')),
-                                   ('DAYS_EMPLOYED',), 'Not employed / pensioner (DAYS_EMPLOYED = 365243)', 'flag',
-                                   'Employment length'),
-    'CREDIT_INCOME_RATIO': ratio('AMT_CREDIT', 'AMT_INCOME_TOTAL', 'Credit amount / income'),
-    'ANNUITY_INCOME_RATIO': ratio('AMT_ANNUITY', 'AMT_INCOME_TOTAL', 'Annuity / income'),
-    'ANNUITY_CREDIT_RATIO': ratio('AMT_ANNUITY', 'AMT_CREDIT', 'Annuity / credit amount (repayment rate)'),
-    'GOODS_CREDIT_RATIO': ratio('AMT_GOODS_PRICE', 'AMT_CREDIT', 'Goods price / credit amount'),
-    'EMPLOYED_AGE_RATIO': ratio('DAYS_EMPLOYED', 'DAYS_BIRTH', 'Employment length / age'),
-    'INCOME_PER_FAMILY_MEMBER': ratio('AMT_INCOME_TOTAL', 'CNT_FAM_MEMBERS', 'Income per family member', 'currency'),
-    'DEF_30_SOCIAL_RATIO': ratio('DEF_30_CNT_SOCIAL_CIRCLE', 'OBS_30_CNT_SOCIAL_CIRCLE', 'Social circle: share defaulted 30 days past due', 'share'),
-    'DEF_60_SOCIAL_RATIO': ratio('DEF_60_CNT_SOCIAL_CIRCLE', 'OBS_60_CNT_SOCIAL_CIRCLE', 'Social circle: share defaulted 60 days past due', 'share'),
-    **{f'EXT_SOURCE_{h.upper()}': rowwise(_EXT, h, f'External scores ({h})', 'score 0-1')
-       for h in ('mean', 'min', 'max', 'std')},
-    'EXT_SOURCE_PROD': rowwise(_EXT, 'prod', 'External scores (product)', 'score 0-1'),
-    'EXT_SOURCE_N_MISSING': rowwise(_EXT, 'nmissing', 'External scores missing', 'count'),
-    'DOCUMENT_COUNT': rowwise(_DOCS, 'sum', 'Documents provided', 'count'),
-    'CONTACT_COUNT': rowwise(_CONTACT, 'sum', 'Contact details given', 'count'),
-    'ADDRESS_MISMATCH_COUNT': rowwise(_ADDRESS, 'sum', 'Address mismatches', 'count'),
-    'CREDIT_BUREAU_ENQUIRIES': rowwise(_ENQUIRIES, 'sum', 'Credit bureau enquiries in the year before application', 'count'),
-    'BUILDING_N_MISSING': rowwise(_BUILDING_COLS, 'nmissing', 'Building information missing', 'count'),
-}
-
-# %% ../nbs/02_features.ipynb #84cb627a
-@dataclass(frozen=True)
-class ChildCatalog:
-    "What to compute from one child table."
-    prefix: str  # column-name prefix
-    values: dict[str, Value]  # row values by name; '_ROW' (1 per row) is added for counts
-    filters: dict[str, Filter]  # row selections by name
-    cats: dict[str, tuple[str, tuple[str, ...]]]  # categorical column: (label, stats of each level's 0/1 flag)
-    aggs: str  # lines 'VALUE: stats | filters' ('-' = all rows)
-
-    def agg_list(self) -> list[tuple[str, str, str|None]]:
-        "(value, stat, filter or None) in catalog order."
-        out = []
-        for line in filter(None, map(str.strip, self.aggs.splitlines())):
-            value, rest = line.split(':'); stats, filters = rest.split('|')
-            out += [(value.strip(), s, None if f == '-' else f) for f in filters.split() for s in stats.split()]
-        return out
-
-def _rows(label): return Value(lambda v: np.ones(len(v)), (), label, 'count')
-def _pos(x): return np.where(np.isnan(x), np.nan, np.maximum(x, 0.0))
-
-# %% ../nbs/02_features.ipynb #7162db07
-_DPD_STATUS = ('1', '2', '3', '4', '5')
-def _status_num(v: TableView) -> np.ndarray:
-    "Bureau monthly status as a number: 0..5 (C, closed, counts as 0); X (unknown) and missing are NaN."
-    return np.array([0., 1., 2., 3., 4., 5., 0., np.nan])[v.codes('STATUS', ['0', '1', '2', '3', '4', '5', 'C'])]
-
-CHILD: dict[str, ChildCatalog] = {}
-CHILD['bureau'] = ChildCatalog('BUREAU', {
-    '_ROW': _rows('Credit bureau credits'),
-    'DAYS_CREDIT': col('DAYS_CREDIT', 'Bureau credit opening date', 'days'),
-    'CREDIT_DAY_OVERDUE': col('CREDIT_DAY_OVERDUE', 'Days overdue on bureau credits', 'days'),
-    'DAYS_CREDIT_ENDDATE': col('DAYS_CREDIT_ENDDATE', 'Bureau credit planned end date', 'days'),
-    'DAYS_ENDDATE_FACT': col('DAYS_ENDDATE_FACT', 'Bureau credit actual end date', 'days'),
-    'AMT_CREDIT_MAX_OVERDUE': col('AMT_CREDIT_MAX_OVERDUE', 'Largest amount ever overdue on bureau credits', 'currency'),
-    'CNT_CREDIT_PROLONG': col('CNT_CREDIT_PROLONG', 'Prolongations of bureau credits', 'count'),
-    'AMT_CREDIT_SUM': col('AMT_CREDIT_SUM', 'Bureau credit amount', 'currency'),
-    'AMT_CREDIT_SUM_DEBT': col('AMT_CREDIT_SUM_DEBT', 'Bureau credit debt', 'currency'),
-    'AMT_CREDIT_SUM_LIMIT': col('AMT_CREDIT_SUM_LIMIT', 'Bureau credit card limit', 'currency'),
-    'AMT_CREDIT_SUM_OVERDUE': col('AMT_CREDIT_SUM_OVERDUE', 'Bureau credit amount overdue', 'currency'),
-    'DAYS_CREDIT_UPDATE': col('DAYS_CREDIT_UPDATE', 'Last update of bureau information', 'days'),
-    'AMT_ANNUITY': col('AMT_ANNUITY', 'Bureau credit annuity', 'currency'),
-    'DEBT_CREDIT_RATIO': ratio('AMT_CREDIT_SUM_DEBT', 'AMT_CREDIT_SUM', 'Bureau credit debt / credit amount'),
-    'OVERDUE': flag(lambda x: x > 0, 'CREDIT_DAY_OVERDUE', 'Bureau credits overdue'),
-  }, {'ACTIVE': level_is('CREDIT_ACTIVE', ('Active',), 'active credits'),
-      'CLOSED': level_is('CREDIT_ACTIVE', ('Closed',), 'closed credits'),
-      '365D': since('DAYS_CREDIT', -DAYS_WINDOW, 'opened in the last 365 days')},
-  {'CREDIT_ACTIVE': ('Bureau credit status', ('share',)), 'CREDIT_TYPE': ('Bureau credit type', ('share',))}, '''
-    _ROW: count | - ACTIVE CLOSED 365D
-    DAYS_CREDIT: min max mean | -
-    CREDIT_DAY_OVERDUE: max mean | - ACTIVE
-    DAYS_CREDIT_ENDDATE: min max mean | - ACTIVE
-    DAYS_ENDDATE_FACT: min max mean | -
-    AMT_CREDIT_MAX_OVERDUE: max mean | -
-    CNT_CREDIT_PROLONG: sum | -
-    AMT_CREDIT_SUM: sum mean max | - ACTIVE 365D
-    AMT_CREDIT_SUM_DEBT: sum mean max | - ACTIVE
-    AMT_CREDIT_SUM_LIMIT: sum mean | - ACTIVE
-    AMT_CREDIT_SUM_OVERDUE: sum max | - ACTIVE
-    DAYS_CREDIT_UPDATE: mean max | -
-    AMT_ANNUITY: sum mean | - ACTIVE
-    DEBT_CREDIT_RATIO: mean max | - ACTIVE
-    OVERDUE: count share | - ACTIVE''')
-
-CHILD['bureau_balance'] = ChildCatalog('BB', {
-    '_ROW': _rows('Bureau credit monthly statuses'),
-    'MONTHS_BALANCE': col('MONTHS_BALANCE', 'Bureau credit history month', 'months'),
-    'DPD': Value(lambda v: np.where(v.isin('STATUS', _DPD_STATUS), 1.0, np.where(np.isnan(_status_num(v)), np.nan, 0.0)),
-                 ('STATUS',), 'Bureau credit months past due', 'flag'),
-    'STATUS_NUM': Value(_status_num, ('STATUS',), 'Bureau credit worst status (0 on time .. 5 over 120 days late)', 'status 0-5'),
-  }, {'12M': since('MONTHS_BALANCE', -MONTHS_WINDOW, 'last 12 months')},
-  {'STATUS': ('Bureau credit monthly status', ('count', 'share'))}, '''
-    _ROW: count | - 12M
-    MONTHS_BALANCE: min | -
-    DPD: count share | - 12M
-    STATUS_NUM: max mean | - 12M''')
-
-# %% ../nbs/02_features.ipynb #0061b8d7
-CHILD['previous_application'] = ChildCatalog('PREV', {
-    '_ROW': _rows('Previous applications'),
-    'AMT_ANNUITY': col('AMT_ANNUITY', 'Previous application annuity', 'currency'),
-    'AMT_APPLICATION': col('AMT_APPLICATION', 'Previous amount asked', 'currency'),
-    'AMT_CREDIT': col('AMT_CREDIT', 'Previous credit amount', 'currency'),
-    'AMT_DOWN_PAYMENT': col('AMT_DOWN_PAYMENT', 'Previous down payment', 'currency'),
-    'AMT_GOODS_PRICE': col('AMT_GOODS_PRICE', 'Previous goods price', 'currency'),
-    'RATE_DOWN_PAYMENT': col('RATE_DOWN_PAYMENT', 'Previous down payment rate', 'ratio'),
-    'RATE_INTEREST_PRIMARY': col('RATE_INTEREST_PRIMARY', 'Previous interest rate', 'ratio'),
-    'RATE_INTEREST_PRIVILEGED': col('RATE_INTEREST_PRIVILEGED', 'Previous privileged interest rate', 'ratio'),
-    'DAYS_DECISION': col('DAYS_DECISION', 'Previous application decision date', 'days'),
-    'CNT_PAYMENT': col('CNT_PAYMENT', 'Previous credit term', 'instalments'),
-    'DAYS_FIRST_DRAWING': col('DAYS_FIRST_DRAWING', 'Previous credit first drawing date', 'days'),
-    'DAYS_FIRST_DUE': col('DAYS_FIRST_DUE', 'Previous credit first due date', 'days'),
-    'DAYS_LAST_DUE_1ST_VERSION': col('DAYS_LAST_DUE_1ST_VERSION', 'Previous credit planned last due date', 'days'),
-    'DAYS_LAST_DUE': col('DAYS_LAST_DUE', 'Previous credit last due date', 'days'),
-    'DAYS_TERMINATION': col('DAYS_TERMINATION', 'Previous credit termination date', 'days'),
-    'NFLAG_INSURED_ON_APPROVAL': col('NFLAG_INSURED_ON_APPROVAL', 'Previous credit insured', 'flag'),
-    'APP_CREDIT_RATIO': ratio('AMT_APPLICATION', 'AMT_CREDIT', 'Previous amount asked / credit amount'),
-    'ANNUITY_CREDIT_RATIO': ratio('AMT_ANNUITY', 'AMT_CREDIT', 'Previous annuity / credit amount'),
-  }, {'APPROVED': level_is('NAME_CONTRACT_STATUS', ('Approved',), 'approved'),
-      'REFUSED': level_is('NAME_CONTRACT_STATUS', ('Refused',), 'refused'),
-      '365D': since('DAYS_DECISION', -DAYS_WINDOW, 'decided in the last 365 days')},
-  {'NAME_CONTRACT_STATUS': ('Previous application status', ('share',)),
-   'NAME_CONTRACT_TYPE': ('Previous contract type', ('share',)),
-   'NAME_CLIENT_TYPE': ('Client type at previous application', ('share',)),
-   'NAME_YIELD_GROUP': ('Previous interest-rate group', ('share',)),
-   'CODE_REJECT_REASON': ('Previous refusal reason', ('share',)),
-   'NAME_PORTFOLIO': ('Previous portfolio', ('share',)),
-   'NAME_PRODUCT_TYPE': ('Previous product type (walk-in or cross-sell)', ('share',)),
-   'CHANNEL_TYPE': ('Previous acquisition channel', ('share',)),
-   'NAME_PAYMENT_TYPE': ('Previous payment method', ('share',)),
-   'PRODUCT_COMBINATION': ('Previous product combination', ('share',))}, '''
-    _ROW: count | - APPROVED REFUSED 365D
-    AMT_ANNUITY: mean max | - APPROVED
-    AMT_APPLICATION: mean max | - APPROVED REFUSED
-    AMT_CREDIT: sum mean max | - APPROVED
-    AMT_DOWN_PAYMENT: mean max | -
-    AMT_GOODS_PRICE: mean | -
-    RATE_DOWN_PAYMENT: mean max | -
-    RATE_INTEREST_PRIMARY: mean | -
-    RATE_INTEREST_PRIVILEGED: mean | -
-    DAYS_DECISION: min max mean | - APPROVED REFUSED
-    CNT_PAYMENT: sum mean | - APPROVED
-    DAYS_FIRST_DRAWING: max | -
-    DAYS_FIRST_DUE: min max | -
-    DAYS_LAST_DUE_1ST_VERSION: max mean | - APPROVED
-    DAYS_LAST_DUE: max mean | -
-    DAYS_TERMINATION: max mean | -
-    NFLAG_INSURED_ON_APPROVAL: mean | -
-    APP_CREDIT_RATIO: mean min max | - APPROVED REFUSED
-    ANNUITY_CREDIT_RATIO: mean | - APPROVED''')
-
-# %% ../nbs/02_features.ipynb #bb2daf92
-CHILD['POS_CASH_balance'] = ChildCatalog('POS', {
-    '_ROW': _rows('POS/cash loan monthly statuses'),
-    'MONTHS_BALANCE': col('MONTHS_BALANCE', 'POS/cash loan history month', 'months'),
-    'CNT_INSTALMENT': col('CNT_INSTALMENT', 'POS/cash loan term', 'instalments'),
-    'CNT_INSTALMENT_FUTURE': col('CNT_INSTALMENT_FUTURE', 'POS/cash loan instalments left', 'instalments'),
-    'SK_DPD': col('SK_DPD', 'POS/cash loan days past due', 'days'),
-    'SK_DPD_DEF': col('SK_DPD_DEF', 'POS/cash loan days past due (beyond tolerance)', 'days'),
-    'DPD': flag(lambda x: x > 0, 'SK_DPD', 'POS/cash loan months past due'),
-    'DPD_DEF': flag(lambda x: x > 0, 'SK_DPD_DEF', 'POS/cash loan months past due (beyond tolerance)'),
-    'REMAINING_RATIO': ratio('CNT_INSTALMENT_FUTURE', 'CNT_INSTALMENT', 'POS/cash loan share of term left', 'share'),
-  }, {'12M': since('MONTHS_BALANCE', -MONTHS_WINDOW, 'last 12 months')},
-  {'NAME_CONTRACT_STATUS': ('POS/cash loan status', ('share',))}, '''
-    _ROW: count | - 12M
-    MONTHS_BALANCE: min max | -
-    CNT_INSTALMENT: mean max | -
-    CNT_INSTALMENT_FUTURE: mean max | - 12M
-    SK_DPD: max mean | - 12M
-    SK_DPD_DEF: max mean | - 12M
-    DPD: count share | - 12M
-    DPD_DEF: count | -
-    REMAINING_RATIO: mean | - 12M''')
-
-# %% ../nbs/02_features.ipynb #988bab7d
-def _late(v): return _pos(v.num('DAYS_ENTRY_PAYMENT') - v.num('DAYS_INSTALMENT'))
-def _early(v): return _pos(v.num('DAYS_INSTALMENT') - v.num('DAYS_ENTRY_PAYMENT'))
-_PAY = ('DAYS_ENTRY_PAYMENT', 'DAYS_INSTALMENT')
-_AMT = ('AMT_PAYMENT', 'AMT_INSTALMENT')
-
-CHILD['installments_payments'] = ChildCatalog('INST', {
-    '_ROW': _rows('Instalment payments'),
-    'NUM_INSTALMENT_VERSION': col('NUM_INSTALMENT_VERSION', 'Instalment calendar version', 'version'),
-    'NUM_INSTALMENT_NUMBER': col('NUM_INSTALMENT_NUMBER', 'Instalment number', 'count'),
-    'DAYS_INSTALMENT': col('DAYS_INSTALMENT', 'Instalment due date', 'days'),
-    'DAYS_ENTRY_PAYMENT': col('DAYS_ENTRY_PAYMENT', 'Instalment payment date', 'days'),
-    'AMT_INSTALMENT': col('AMT_INSTALMENT', 'Instalment amount due', 'currency'),
-    'AMT_PAYMENT': col('AMT_PAYMENT', 'Instalment amount paid', 'currency'),
-    'DAYS_LATE': Value(_late, _PAY, 'Days late on instalments', 'days'),
-    'DAYS_EARLY': Value(_early, _PAY, 'Days early on instalments', 'days'),
-    'LATE': Value(lambda v: _flag(_late(v) > 0, _late(v)), _PAY, 'Late instalment payments', 'flag'),
-    'PAID_RATIO': ratio('AMT_PAYMENT', 'AMT_INSTALMENT', 'Instalment paid / due'),
-    'SHORTFALL': Value(lambda v: v.num('AMT_INSTALMENT') - v.num('AMT_PAYMENT'), _AMT,
-                       'Instalment amount unpaid (due - paid)', 'currency'),
-    'UNDERPAID': Value(lambda v: _flag(v.num('AMT_PAYMENT') < v.num('AMT_INSTALMENT'), v.num('AMT_PAYMENT') + v.num('AMT_INSTALMENT')),
-                       _AMT, 'Underpaid instalments', 'flag'),
-  }, {'365D': since('DAYS_INSTALMENT', -DAYS_WINDOW, 'due in the last 365 days')}, {}, '''
-    _ROW: count | - 365D
-    NUM_INSTALMENT_VERSION: max mean | -
-    NUM_INSTALMENT_NUMBER: max | -
-    DAYS_INSTALMENT: min max | -
-    DAYS_ENTRY_PAYMENT: max | -
-    AMT_INSTALMENT: sum mean max | - 365D
-    AMT_PAYMENT: sum mean min max | - 365D
-    DAYS_LATE: mean max sum std | - 365D
-    DAYS_EARLY: mean max | - 365D
-    LATE: count share | - 365D
-    PAID_RATIO: mean min std | - 365D
-    SHORTFALL: mean max sum | - 365D
-    UNDERPAID: count share | - 365D''')
-
-# %% ../nbs/02_features.ipynb #ccb90bee
-CHILD['credit_card_balance'] = ChildCatalog('CC', {
-    '_ROW': _rows('Credit card monthly statements'),
-    'MONTHS_BALANCE': col('MONTHS_BALANCE', 'Credit card history month', 'months'),
-    'AMT_BALANCE': col('AMT_BALANCE', 'Credit card balance', 'currency'),
-    'AMT_CREDIT_LIMIT_ACTUAL': col('AMT_CREDIT_LIMIT_ACTUAL', 'Credit card limit', 'currency'),
-    'AMT_DRAWINGS_CURRENT': col('AMT_DRAWINGS_CURRENT', 'Credit card drawings', 'currency'),
-    'AMT_DRAWINGS_ATM_CURRENT': col('AMT_DRAWINGS_ATM_CURRENT', 'Credit card cash (ATM) drawings', 'currency'),
-    'AMT_DRAWINGS_POS_CURRENT': col('AMT_DRAWINGS_POS_CURRENT', 'Credit card purchases', 'currency'),
-    'AMT_DRAWINGS_OTHER_CURRENT': col('AMT_DRAWINGS_OTHER_CURRENT', 'Credit card other drawings', 'currency'),
-    'AMT_INST_MIN_REGULARITY': col('AMT_INST_MIN_REGULARITY', 'Credit card minimum instalment', 'currency'),
-    'AMT_PAYMENT_TOTAL_CURRENT': col('AMT_PAYMENT_TOTAL_CURRENT', 'Credit card payments', 'currency'),
-    'AMT_RECEIVABLE_PRINCIPAL': col('AMT_RECEIVABLE_PRINCIPAL', 'Credit card principal receivable', 'currency'),
-    'AMT_TOTAL_RECEIVABLE': col('AMT_TOTAL_RECEIVABLE', 'Credit card total receivable', 'currency'),
-    'CNT_DRAWINGS_CURRENT': col('CNT_DRAWINGS_CURRENT', 'Credit card number of drawings', 'count'),
-    'CNT_DRAWINGS_ATM_CURRENT': col('CNT_DRAWINGS_ATM_CURRENT', 'Credit card number of cash (ATM) drawings', 'count'),
-    'CNT_INSTALMENT_MATURE_CUM': col('CNT_INSTALMENT_MATURE_CUM', 'Credit card instalments paid', 'count'),
-    'SK_DPD': col('SK_DPD', 'Credit card days past due', 'days'),
-    'SK_DPD_DEF': col('SK_DPD_DEF', 'Credit card days past due (beyond tolerance)', 'days'),
-    'UTILISATION': ratio('AMT_BALANCE', 'AMT_CREDIT_LIMIT_ACTUAL', 'Credit card utilisation (balance / limit)'),
-    'DRAWINGS_LIMIT_RATIO': ratio('AMT_DRAWINGS_CURRENT', 'AMT_CREDIT_LIMIT_ACTUAL', 'Credit card drawings / limit'),
-    'PAYMENT_MIN_RATIO': ratio('AMT_PAYMENT_CURRENT', 'AMT_INST_MIN_REGULARITY', 'Credit card payment / minimum instalment'),
-    'DPD': flag(lambda x: x > 0, 'SK_DPD', 'Credit card months past due'),
-  }, {'12M': since('MONTHS_BALANCE', -MONTHS_WINDOW, 'last 12 months')},
-  {'NAME_CONTRACT_STATUS': ('Credit card contract status', ('share',))}, '''
-    _ROW: count | - 12M
-    MONTHS_BALANCE: min | -
-    AMT_BALANCE: mean max | - 12M
-    AMT_CREDIT_LIMIT_ACTUAL: mean max | -
-    UTILISATION: mean max | - 12M
-    AMT_DRAWINGS_CURRENT: sum mean max | - 12M
-    AMT_DRAWINGS_ATM_CURRENT: sum mean | - 12M
-    AMT_DRAWINGS_POS_CURRENT: sum mean | -
-    AMT_DRAWINGS_OTHER_CURRENT: sum | -
-    CNT_DRAWINGS_CURRENT: sum mean | - 12M
-    CNT_DRAWINGS_ATM_CURRENT: mean | -
-    DRAWINGS_LIMIT_RATIO: mean | - 12M
-    AMT_INST_MIN_REGULARITY: mean | -
-    AMT_PAYMENT_TOTAL_CURRENT: sum mean | - 12M
-    PAYMENT_MIN_RATIO: mean min | - 12M
-    AMT_RECEIVABLE_PRINCIPAL: mean | -
-    AMT_TOTAL_RECEIVABLE: mean max | -
-    CNT_INSTALMENT_MATURE_CUM: max | -
-    SK_DPD: max mean | - 12M
-    SK_DPD_DEF: max | -
-    DPD: count share | - 12M''')
-
-# %% ../nbs/02_features.ipynb #24ad1ec7
-RATIOS: dict[str, tuple[str, str, str, str]] = {  # name: (numerator column, denominator column, group, meaning)
-    'BUREAU_ACTIVE_DEBT_CREDIT_RATIO': ('BUREAU_AMT_CREDIT_SUM_DEBT_SUM_ACTIVE', 'BUREAU_AMT_CREDIT_SUM_SUM_ACTIVE',
-        'Bureau debt / credit amount (total)', 'Bureau debt / credit amount (total, active credits)'),
-    'BUREAU_ACTIVE_DEBT_INCOME_RATIO': ('BUREAU_AMT_CREDIT_SUM_DEBT_SUM_ACTIVE', 'AMT_INCOME_TOTAL',
-        'Bureau debt / income', 'Bureau debt / income (total of active credits)'),
-    'PREV_APPROVED_CREDIT_INCOME_RATIO': ('PREV_AMT_CREDIT_MEAN_APPROVED', 'AMT_INCOME_TOTAL',
-        'Previous credit amount / income', 'Previous credit amount / income (mean, approved)'),
-    'INST_PAID_DUE_RATIO': ('INST_AMT_PAYMENT_SUM', 'INST_AMT_INSTALMENT_SUM',
-        'Instalments paid / due (total)', 'Instalments paid / due (total)'),
-    'INST_PAID_DUE_RATIO_365D': ('INST_AMT_PAYMENT_SUM_365D', 'INST_AMT_INSTALMENT_SUM_365D',
-        'Instalments paid / due (total)', 'Instalments paid / due (total, due in the last 365 days)'),
-    'CC_BALANCE_INCOME_RATIO': ('CC_AMT_BALANCE_MEAN_12M', 'AMT_INCOME_TOTAL',
-        'Credit card balance / income', 'Credit card balance / income (mean, last 12 months)'),
-}
+# %% ../nbs/02_features.ipynb #5d37c7cc
+SPEC_FORMAT, SPEC_VERSION = 'ocr6_scoring.features', 1  # what a spec file says it is; checked when it is read back
 
 # %% ../nbs/02_features.ipynb #34cb1d34
 def fit_levels(s: pd.Series,  # a categorical column of the training data
@@ -592,6 +143,7 @@ def _app_entries(app: pd.DataFrame, levels: dict, min_share: float, min_count: i
 def _agg_name(prefix, what, stat, f):
     return '_'.join([prefix, *([what] if what else []), stat.upper(), *([f] if f else [])])
 
+# %% ../nbs/02_features.ipynb #eeb7bcf2
 def _child_entries(t: str, df: pd.DataFrame, levels: dict, min_share: float, min_count: int) -> list[dict]:
     cat, out, has = CHILD[t], [], set(df.columns)
     for value, stat, f in cat.agg_list():
@@ -621,6 +173,7 @@ def _child_entries(t: str, df: pd.DataFrame, levels: dict, min_share: float, min
                 out.append(e)
     return out
 
+# %% ../nbs/02_features.ipynb #d98643b1
 def _ratio_entries(entries: list[dict]) -> list[dict]:
     by_name, out = {e['name']: e for e in entries}, []
     for name, (num, den, group, meaning) in RATIOS.items():
@@ -645,11 +198,13 @@ def pick_application(tables: Mapping[str, pd.DataFrame],  # tables by name
     if len(found) > 1: raise DataError('both application_train and application_test are given: say which one with application=')
     return found[0], tables[found[0]]
 
+# %% ../nbs/02_features.ipynb #5026f10f
 def _positions(index: pd.Index, ids: pd.Series, n: int) -> np.ndarray:
     p = index.get_indexer(ids)
     p[p < 0] = n
     return p
 
+# %% ../nbs/02_features.ipynb #c0ace3c6
 def applicant_codes(t: str, tables: Mapping[str, pd.DataFrame|dict], index: pd.Index) -> np.ndarray:
     "For each row of child table `t`: its applicant's position in `index`, or `len(index)` if not there."
     df, n = tables[t], len(index)
@@ -675,6 +230,7 @@ def compile_spec(spec: dict) -> dict:
         else: plan.setdefault(e['table'], []).append((j, e))
     return plan
 
+# %% ../nbs/02_features.ipynb #1223c72a
 def _child_columns(t, view, groups, tasks, levels, put):
     cat, by_filter, cur, x = CHILD[t], {None: groups}, None, None
     for (what, f), todo in tasks.items():
@@ -694,6 +250,7 @@ def _child_columns(t, view, groups, tasks, levels, put):
         if g is None or x is None: continue
         for (j, _), r in zip(todo, g.reduce(x, [s for _, s in todo])): put(j, r)
 
+# %% ../nbs/02_features.ipynb #4904ae76
 def compute_columns(spec: dict,  # a fitted spec (`FeatureBuilder.spec`)
                     tables: Mapping[str, pd.DataFrame|dict],  # typed tables by name (frames, or dicts of typed arrays)
                     application: str|None=None,  # which application table, if both are given
@@ -737,46 +294,22 @@ class FeatureBuilder:
                 ):
         self.min_share, self.min_count, self.spec = min_share, min_count, None
 
-    def fit_transform(self, tables: Mapping[str, pd.DataFrame],  # typed training tables, as `load_tables` returns them
-                      application: str|None=None,  # which application table, if both are given
-                     ) -> pd.DataFrame:
-        "Fit the spec on `tables` and return their features."
-        name, app = pick_application(tables, application)
-        levels = {}
-        entries = _app_entries(app, levels, self.min_share, self.min_count)
-        for t in CHILD:
-            if t in tables and (t != 'bureau_balance' or 'bureau' in tables):
-                entries += _child_entries(t, tables[t], levels, self.min_share, self.min_count)
-        entries += _ratio_entries(entries)
-        names = [e['name'] for e in entries]
-        if len(set(names)) != len(names): raise DataError(f'duplicated feature names: {sorted({n for n in names if names.count(n) > 1})}')
-        self.spec = {'format': SPEC_FORMAT, 'version': SPEC_VERSION,
-                     'params': {'min_share': self.min_share, 'min_count': self.min_count,
-                                'days_window': DAYS_WINDOW, 'months_window': MONTHS_WINDOW},
-                     'fitted_on': {'application': name, 'applicants': len(app),
-                                   'tables': {t: len(df) for t, df in tables.items()}},
-                     'levels': levels, 'columns': entries, 'fill_values': {}}
-        X = self.transform(tables, application)
-        self.spec['fill_values'] = _medians(X)
-        return X
-
-    def fit(self, tables: Mapping[str, pd.DataFrame], application: str|None=None) -> FeatureBuilder:
-        "Fit the spec on the training `tables`."
-        self.fit_transform(tables, application)
-        return self
-
-    def transform(self, tables: Mapping[str, pd.DataFrame|dict],  # typed tables (frames, or dicts of typed arrays): an application table and any child tables
-                  application: str|None=None,  # which application table, if both are given
-                 ) -> pd.DataFrame:
-        "One row per applicant of the application table (its order), the spec's columns, float32."
-        if self.spec is None: raise DataError('FeatureBuilder is not fitted: call fit or from_json first')
-        if getattr(self, '_plan', (None,))[0] is not self.spec: self._plan = (self.spec, compile_spec(self.spec))
-        return compute_columns(self.spec, tables, application, self._plan[1])
-
     def __repr__(self):
         if self.spec is None: return 'FeatureBuilder(not fitted)'
         return f"FeatureBuilder({len(self.spec['columns'])} columns, fitted on {self.spec['fitted_on']['applicants']} applicants)"
 
+# %% ../nbs/02_features.ipynb #830f609f
+@patch
+def transform(self: FeatureBuilder,
+              tables: Mapping[str, pd.DataFrame|dict],  # typed tables (frames, or dicts of typed arrays): an application table and any child tables
+              application: str|None=None,  # which application table, if both are given
+             ) -> pd.DataFrame:
+    "One row per applicant of the application table (its order), the spec's columns, float32."
+    if self.spec is None: raise DataError('FeatureBuilder is not fitted: call fit or from_json first')
+    if getattr(self, '_plan', (None,))[0] is not self.spec: self._plan = (self.spec, compile_spec(self.spec))
+    return compute_columns(self.spec, tables, application, self._plan[1])
+
+# %% ../nbs/02_features.ipynb #b017b6a8
 def _medians(X: pd.DataFrame) -> dict[str, float]:
     "Median of each column over its non-missing values (0.0 for an all-missing column), JSON-ready."
     out = {}
@@ -784,6 +317,39 @@ def _medians(X: pd.DataFrame) -> dict[str, float]:
         x = x[~np.isnan(x)]
         out[c] = float(np.median(x)) if len(x) else 0.0
     return out
+
+# %% ../nbs/02_features.ipynb #955db6ae
+@patch
+def fit_transform(self: FeatureBuilder,
+                  tables: Mapping[str, pd.DataFrame],  # typed training tables, as `load_tables` returns them
+                  application: str|None=None,  # which application table, if both are given
+                 ) -> pd.DataFrame:
+    "Fit the spec on `tables` and return their features."
+    name, app = pick_application(tables, application)
+    levels = {}
+    entries = _app_entries(app, levels, self.min_share, self.min_count)
+    for t in CHILD:
+        if t in tables and (t != 'bureau_balance' or 'bureau' in tables):
+            entries += _child_entries(t, tables[t], levels, self.min_share, self.min_count)
+    entries += _ratio_entries(entries)
+    names = [e['name'] for e in entries]
+    if len(set(names)) != len(names): raise DataError(f'duplicated feature names: {sorted({n for n in names if names.count(n) > 1})}')
+    self.spec = {'format': SPEC_FORMAT, 'version': SPEC_VERSION,
+                 'params': {'min_share': self.min_share, 'min_count': self.min_count,
+                            'days_window': DAYS_WINDOW, 'months_window': MONTHS_WINDOW},
+                 'fitted_on': {'application': name, 'applicants': len(app),
+                               'tables': {t: len(df) for t, df in tables.items()}},
+                 'levels': levels, 'columns': entries, 'fill_values': {}}
+    X = self.transform(tables, application)
+    self.spec['fill_values'] = _medians(X)
+    return X
+
+# %% ../nbs/02_features.ipynb #0fb86d22
+@patch
+def fit(self: FeatureBuilder, tables: Mapping[str, pd.DataFrame], application: str|None=None) -> FeatureBuilder:
+    "Fit the spec on the training `tables`."
+    self.fit_transform(tables, application)
+    return self
 
 # %% ../nbs/02_features.ipynb #09fb6745
 @patch(as_prop=True)
@@ -811,6 +377,29 @@ def group_inputs(self: FeatureBuilder) -> dict[str, list[str]]:
     return {g: sorted(v) for g, v in out.items()}
 
 # %% ../nbs/02_features.ipynb #a63065b5
+def _complete(t: str, rows: list[Mapping]) -> list[dict]:
+    "Records with every schema field: an omitted field is a missing value (unknown fields are left for the checks)."
+    blank = dict.fromkeys(c for c in SCHEMA[t] if c not in REQUIRED[t])
+    return [{**blank, **r} for r in rows]
+
+# %% ../nbs/02_features.ipynb #5fd9346b
+def _ids(rows: list[Mapping], key: str) -> set:
+    return {v for r in rows if isinstance(v := r.get(key), (int, float, str))}
+
+# %% ../nbs/02_features.ipynb #d093a974
+def check_links(t: str,  # the child table
+                rows: list[Mapping],  # its records
+                key: str,  # the column linking them to their parent
+                known: set,  # the parent ids of the request
+                what: str,  # the parent, in words
+               ):
+    "Refuse a child record whose parent is not in the request: it would be dropped without a word."
+    for i, r in enumerate(rows):
+        v = r.get(key)
+        if not isinstance(v, (int, float, str)) or v not in known:
+            raise DataError(f"{t}[{i}]: {key} {v!r} is not the id of {what}; a record must belong to one")
+
+# %% ../nbs/02_features.ipynb #5aa08a62
 def records_to_tables(application: Mapping|Iterable[Mapping],  # one application (a dict) or several
                       children: Mapping[str, Iterable[Mapping]]|None=None,  # child table name -> its rows
                       frames: bool=True,  # DataFrames; False: dicts of typed column arrays (`columns_from_records`), cheaper
@@ -833,26 +422,7 @@ def records_to_tables(application: Mapping|Iterable[Mapping],  # one application
         tables[t] = typed(t, _complete(t, rows)) if rows else empty_frame(t)
     return name, tables
 
-def _ids(rows: list[Mapping], key: str) -> set:
-    return {v for r in rows if isinstance(v := r.get(key), (int, float, str))}
-
-def check_links(t: str,  # the child table
-                rows: list[Mapping],  # its records
-                key: str,  # the column linking them to their parent
-                known: set,  # the parent ids of the request
-                what: str,  # the parent, in words
-               ):
-    "Refuse a child record whose parent is not in the request: it would be dropped without a word."
-    for i, r in enumerate(rows):
-        v = r.get(key)
-        if not isinstance(v, (int, float, str)) or v not in known:
-            raise DataError(f"{t}[{i}]: {key} {v!r} is not the id of {what}; a record must belong to one")
-
-def _complete(t: str, rows: list[Mapping]) -> list[dict]:
-    "Records with every schema field: an omitted field is a missing value (unknown fields are left for the checks)."
-    blank = dict.fromkeys(c for c in SCHEMA[t] if c not in REQUIRED[t])
-    return [{**blank, **r} for r in rows]
-
+# %% ../nbs/02_features.ipynb #b851a9d7
 @patch
 def transform_records(self: FeatureBuilder,
                       application: Mapping|Iterable[Mapping],  # one application (a dict) or several
@@ -886,6 +456,7 @@ def check_spec(spec: dict, source: str='spec'):
         seen.add(e['name'])
     if set(spec['fill_values']) - seen: raise DataError(f'{source}: fill values for unknown columns')
 
+# %% ../nbs/02_features.ipynb #71668d67
 @patch
 def to_json(self: FeatureBuilder, path: str|Path|None=None) -> str:
     "The spec as JSON text, written to `path` if given."
@@ -894,6 +465,7 @@ def to_json(self: FeatureBuilder, path: str|Path|None=None) -> str:
     if path is not None: Path(path).write_text(text, encoding='utf-8')
     return text
 
+# %% ../nbs/02_features.ipynb #7752e235
 @patch(cls_method=True)
 def from_json(cls: FeatureBuilder, path_or_text: str|Path) -> FeatureBuilder:
     "A fitted `FeatureBuilder` from a file written by `to_json` (or its text)."
@@ -935,6 +507,7 @@ def row_values(spec: dict, tables: Mapping[str, pd.DataFrame], name: str, applic
         x = x[keep]
     return x[~np.isnan(x)]
 
+# %% ../nbs/02_features.ipynb #eb906366
 def explain_constant(fb: FeatureBuilder, tables: Mapping[str, pd.DataFrame], name: str, application: str|None=None) -> str|None:
     "Why column `name` is constant (where not missing) on `tables`, or None if its inputs do not explain it."
     spec = fb.spec
