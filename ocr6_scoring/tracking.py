@@ -21,7 +21,8 @@ from .tuning import tune, DEFAULT_SPACE, as_score
 __all__ = ['SCORES', 'LOSSES', 'PROFILES', 'REGISTERED_MODEL', 'CHAMPION', 'CHALLENGER', 'EXPERIMENT', 'CONFIGURATIONS',
            'in_holdout', 'data_fingerprint', 'load_object', 'TrainConfig', 'prob_metrics', 'TrainReport',
            'train_bundle', 'Bundle', 'score_folder', 'default_tracking_uri', 'artifact_root', 'promotion_lock',
-           'TrackedRun', 'track', 'bundle_path', 'holdout_cost', 'promote', 'run_configurations', 'comparison_table']
+           'TrackedRun', 'track', 'bundle_path', 'holdout_cost', 'promote', 'run_configurations', 'comparison_table',
+           'track_configurations']
 
 # %% ../nbs/06_tracking.ipynb #12550fe1
 def in_holdout(ids, share: float=0.2) -> np.ndarray:
@@ -451,22 +452,51 @@ def run_configurations(data_dir, base: TrainConfig|None=None, tracking_uri: str|
                        names=None, progress: bool=True) -> pd.DataFrame:
     "Track one run per configuration (not registered) and return the comparison table from MLflow."
     base = base or TrainConfig()
-    for name in names or CONFIGURATIONS:
+    for i, name in enumerate(names or CONFIGURATIONS):
+        if progress: print(f"configuration {i + 1}/{len(names or CONFIGURATIONS)}: {name}", flush=True)
         cfg = TrainConfig(**{**asdict(base), **CONFIGURATIONS[name]})
         track(data_dir=data_dir, config=cfg, experiment=experiment, register_as=None, tracking_uri=tracking_uri,
               run_name=name, tags={'ocr6.configuration': name}, progress=progress)
     return comparison_table(tracking_uri, experiment)
 
-def comparison_table(tracking_uri: str|None=None, experiment: str=EXPERIMENT) -> pd.DataFrame:
-    "Holdout AUC, business cost, Brier, ECE, threshold and time of the latest run of each configuration, from MLflow."
+# %% ../nbs/06_tracking.ipynb #450331cf
+def comparison_table(tracking_uri: str|None=None, experiment: str=EXPERIMENT,
+                     data_digest: str|None=None,  # only the runs on this data (the `ocr6.data_digest` tag); None: all
+                    ) -> pd.DataFrame:
+    "Holdout AUC, business cost, Brier, ECE, threshold, trials and time of the latest run of each configuration, from MLflow."
     mlflow, client, uri = _mlflow(tracking_uri)
     exp = client.get_experiment_by_name(experiment)
     if exp is None: return pd.DataFrame()
     runs = mlflow.search_runs([exp.experiment_id], filter_string="tags.`ocr6.configuration` != '' and attributes.status = 'FINISHED'",
                               order_by=['attributes.start_time DESC'])
+    if data_digest is not None and not runs.empty: runs = runs[runs.get('tags.ocr6.data_digest') == data_digest]
     if runs.empty: return pd.DataFrame()
     runs = runs.drop_duplicates('tags.ocr6.configuration')
+    runs['trials'] = [int(a or 0) + int(b or 0) for a, b in zip(runs.get('params.n_init', 0), runs.get('params.n_iter', 0))]
     cols = {'tags.ocr6.configuration': 'configuration', 'metrics.holdout.auc': 'AUC', 'metrics.holdout.business_cost': 'cost per client',
             'metrics.holdout.brier': 'Brier', 'metrics.holdout.ece': 'ECE', 'metrics.threshold.value': 'threshold',
-            'metrics.threshold_low': 'threshold low', 'metrics.threshold_high': 'threshold high', 'metrics.seconds': 'seconds', 'run_id': 'run_id'}
+            'metrics.threshold_low': 'threshold low', 'metrics.threshold_high': 'threshold high', 'trials': 'trials',
+            'metrics.seconds': 'seconds', 'run_id': 'run_id'}
     return runs[list(cols)].rename(columns=cols).sort_values('configuration').reset_index(drop=True)
+
+# %% ../nbs/06_tracking.ipynb #d432bd4d
+def track_configurations(data_dir,  # the champion's training data folder
+                         tracking_uri: str|None=None,
+                         profile: str='quick',  # search effort: a key of PROFILES
+                         experiment: str=EXPERIMENT,
+                         name: str=REGISTERED_MODEL,  # registered model whose `alias` version the runs start from
+                         alias: str=CHAMPION,
+                         progress: bool=True,
+                        ) -> list[str]:
+    "Track the configurations missing from the comparison table on the champion's data; the names tracked."
+    if profile not in PROFILES: raise ModelError(f"profile {profile!r}: expected one of {', '.join(PROFILES)}")
+    mlflow, client, uri = _mlflow(tracking_uri)
+    bundle = Bundle.load(bundle_path(name, alias, uri))
+    digest = client.get_run(client.get_model_version_by_alias(name, alias).run_id).data.tags.get('ocr6.data_digest')
+    have = set(comparison_table(uri, experiment, data_digest=digest).get('configuration', []))
+    missing = [n for n in CONFIGURATIONS if n not in have]
+    if missing:
+        base = {k: v for k, v in bundle.manifest['config'].items() if k in TrainConfig.__dataclass_fields__}
+        run_configurations(data_dir, base=TrainConfig(**{**base, **PROFILES[profile]}), tracking_uri=uri,
+                           experiment=experiment, names=missing, progress=progress)
+    return missing

@@ -22,9 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT/'nbs'
 EXECUTED = ('methodology', 'slides')  # executed against the champion; every other nbs/*.ipynb is rendered as it is
-SECTIONS = ('Data', 'Training methodology', 'Class imbalance', 'Business cost function',
-            'Optimisation algorithm and evaluation metric', 'Results', 'Global interpretability',
-            'Local interpretability', 'Fairness', 'Data drift', 'Limits and possible improvements')  # H2s of the note
 RENAMED = {'index': 'overview'}  # nbs/index.ipynb (the README) becomes overview.html: index.html is the site's hub
 
 class DocsError(RuntimeError):
@@ -57,23 +54,6 @@ def find_champion(uri: str, name: str, alias: str) -> dict:
     return {'uri': uri, 'name': name, 'alias': alias, 'version': mv.version, 'run_id': mv.run_id, 'bundle': str(bundle),
             'data_dir': run.data.tags.get('ocr6.data_dir'), 'data_digest': run.data.tags.get('ocr6.data_digest'),
             'config': {k: v for k, v in run.data.params.items()}, 'experiment_id': run.info.experiment_id}
-
-def track_configurations(champ: dict, data_dir: Path, profile: str, experiment: str):
-    "Track the configurations missing from the comparison table, on the champion's data, with a profile's search effort."
-    import dataclasses
-    from ocr6_scoring import tracking as tk
-    import mlflow
-    table = tk.comparison_table(champ['uri'], experiment)
-    c = mlflow.MlflowClient(champ['uri'])
-    have = {r.configuration for r in table.itertuples()
-            if c.get_run(r.run_id).data.tags.get('ocr6.data_digest') == champ['data_digest']} if len(table) else set()
-    missing = [n for n in tk.CONFIGURATIONS if n not in have]
-    if not missing: step(f"All {len(tk.CONFIGURATIONS)} configurations are tracked on this data"); return
-    fields = {f.name for f in dataclasses.fields(tk.TrainConfig)}
-    base = {k: v for k, v in tk.Bundle.load(champ['bundle']).manifest['config'].items() if k in fields}
-    base = tk.TrainConfig(**{**base, **tk.PROFILES[profile]})
-    step(f"Tracking {len(missing)} configuration(s) ({profile} profile): {', '.join(missing)}")
-    tk.run_configurations(data_dir, base=base, tracking_uri=champ['uri'], experiment=experiment, names=missing, progress=False)
 
 # ---- 2-3. execution
 
@@ -404,7 +384,11 @@ def build(args) -> Path:
     if find_table(data_dir, 'application_train') is None:
         raise DocsError(f"{data_dir}: no application_train file; the champion was trained on {champ['data_dir']}: "
                         f"pass that folder (or a copy of it) with --data-dir")
-    if args.configurations: track_configurations(champ, data_dir, args.configurations, args.experiment)
+    if args.configurations:
+        from ocr6_scoring.tracking import track_configurations
+        step(f"Tracking the configurations missing on the champion's data ({args.configurations} profile)")
+        done = track_configurations(data_dir, uri, args.configurations, args.experiment, args.model_name, args.alias)
+        print(f"        tracked: {', '.join(done) or 'none (all already tracked)'}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
     params = {'tracking_uri': uri, 'model_name': args.model_name, 'alias': args.alias, 'experiment': args.experiment,
               'data_dir': str(data_dir), 'current_dir': str(Path(args.current_dir).resolve()) if args.current_dir else None,
@@ -415,6 +399,7 @@ def build(args) -> Path:
     drift_json = out/'drift_report.json'
     slides = execute('slides', out, {**params, 'drift_json': str(drift_json) if drift_json.exists() else None}, args.timeout)
     step('4/6 Checking the executed notebooks')
+    from ocr6_scoring.report import SECTIONS
     bad = [f'methodology: {p}' for p in problems(meth, SECTIONS)] + [f'slides: {p}' for p in problems(slides)]
     if bad: raise DocsError('the executed notebooks have problems:\n  ' + '\n  '.join(bad))
     with tempfile.TemporaryDirectory() as tmp:

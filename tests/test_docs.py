@@ -10,9 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT/'scripts'/'docs.py'
-SECTIONS = ('Data', 'Training methodology', 'Class imbalance', 'Business cost function',
-            'Optimisation algorithm and evaluation metric', 'Results', 'Global interpretability',
-            'Local interpretability', 'Fairness', 'Data drift', 'Limits and possible improvements')
+from ocr6_scoring.report import SECTIONS
 TINY = dict(n_iter=0, n_init=2, n_folds=2, n_estimators=60, population_rows=2000,
             search_space={'max_depth': (2, 4, 'int'), 'learning_rate': (0.1, 0.3, 'log')})
 TIMINGS = {}
@@ -119,6 +117,22 @@ def test_slides_page(built):
     assert not re.search(r'\bnan\b', text, re.I) and 'Traceback' not in text
     assert f"{built['holdout']['auc']:.3f}" in text
     assert '<script>' in page  # the viewer (reveal.js or the built-in one) is inlined
+
+def test_note_and_slides_agree(built):
+    "The note and the slides show the same numbers, those `report` computes for the champion (one computation for both)."
+    from ocr6_scoring import report as rp
+    ch = rp.load_champion(built['uri']).load_data()
+    iv = rp.holdout_intervals(ch, seed=0)
+    ct = rp.configurations(ch).set_index('configuration')
+    best = ct.loc[list(rp.tk.CONFIGURATIONS), 'cost per client'].idxmin()
+    q = rp.real_applicants()
+    numbers = {'AUC interval': f'{iv.auc[0]:.3f}–{iv.auc[1]:.3f}', 'cost band': f'{iv.cost[0]:.3f}–{iv.cost[1]:.3f}',
+               'holdout AUC': f"{ch.H['auc']:.3f}", 'holdout cost': f"{ch.H['business_cost']:.3f}",
+               'threshold': f'{ch.thr:.3f}', 'ECE': f"{ch.H['ece']:.3f}", 'cheapest configuration': best,
+               **({'real-data AUC': f"{q['models'].AUC.max():.3f}"} if q else {})}
+    pages = {n: visible_text((built['out']/f'{n}.html').read_text(encoding='utf-8')) for n in ('methodology', 'slides')}
+    missing = {n: [k for k, v in numbers.items() if v not in t] for n, t in pages.items()}
+    assert missing == {'methodology': [], 'slides': []}, (missing, numbers)
 
 DEFAULT_ALT = 'No description has been provided for this image'  # what nbconvert writes on an <img> without alt
 
