@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from fastcore.basics import patch
 from typing import NamedTuple
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ def _fmt(v) -> str:
     except (TypeError, ValueError): return repr(v)
     return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
 
+# %% ../nbs/03_cost.ipynb #0663abb7
 def _as_1d(x, name:str) -> np.ndarray:
     "`x` as a non-empty 1-D float64 array, or a `ValueError` naming `name`"
     if x is None: raise ValueError(f"{name} is None")
@@ -42,8 +44,10 @@ def _as_1d(x, name:str) -> np.ndarray:
     try: return a.astype(np.float64, copy=False)
     except (TypeError, ValueError): raise ValueError(f"{name} must be numeric, got dtype {a.dtype}") from None
 
+# %% ../nbs/03_cost.ipynb #8cde653f
 def _first(mask) -> int: return int(np.flatnonzero(mask)[0])
 
+# %% ../nbs/03_cost.ipynb #f2e6bd5f
 def _check_labels(y_true, name='y_true') -> np.ndarray:
     "`y_true` as a float64 array of 0 and 1"
     y = _as_1d(y_true, name)
@@ -51,6 +55,7 @@ def _check_labels(y_true, name='y_true') -> np.ndarray:
     if bad.any(): i = _first(bad); raise ValueError(f"{name}[{i}] = {_fmt(y[i])} is not 0 or 1")
     return y
 
+# %% ../nbs/03_cost.ipynb #ae42ea1c
 def _check_finite(x, name) -> np.ndarray:
     "`x` as a float64 array of finite numbers"
     a = _as_1d(x, name)
@@ -60,6 +65,7 @@ def _check_finite(x, name) -> np.ndarray:
         raise ValueError(f"{name}[{i}] = {_fmt(a[i])} is not " + ("a number" if np.isnan(a[i]) else "finite"))
     return a
 
+# %% ../nbs/03_cost.ipynb #944af2ba
 def _check_probs(y_prob, name='y_prob') -> np.ndarray:
     "`y_prob` as a float64 array of numbers in [0, 1]"
     p = _as_1d(y_prob, name)
@@ -69,15 +75,18 @@ def _check_probs(y_prob, name='y_prob') -> np.ndarray:
     if bad.any(): i = _first(bad); raise ValueError(f"{name}[{i}] = {_fmt(p[i])} is outside [0, 1]")
     return p
 
+# %% ../nbs/03_cost.ipynb #6df61763
 def _check_len(a, b, name_a, name_b):
     if len(a) != len(b): raise ValueError(f"{name_a} has {len(a)} values but {name_b} has {len(b)}")
 
+# %% ../nbs/03_cost.ipynb #bb95f417
 def _check_pair(y_true, y_prob, name='y_prob'):
     "Labels and probabilities of the same length"
     y, p = _check_labels(y_true), _check_probs(y_prob, name)
     _check_len(y, p, 'y_true', name)
     return y, p
 
+# %% ../nbs/03_cost.ipynb #0dde1b1e
 def _check_number(v, name, low=0., strict=False) -> float:
     "`v` as a finite float >= `low` (> `low` if `strict`)"
     try: f = float(v)
@@ -86,11 +95,13 @@ def _check_number(v, name, low=0., strict=False) -> float:
         raise ValueError(f"{name} = {_fmt(f)} must be a finite number {'>' if strict else '>='} {_fmt(low)}")
     return f
 
+# %% ../nbs/03_cost.ipynb #58483acf
 def _check_costs(fn_cost, fp_cost):
     fn, fp = _check_number(fn_cost, 'fn_cost'), _check_number(fp_cost, 'fp_cost')
     if fn == 0 and fp == 0: raise ValueError("fn_cost and fp_cost are both 0: every threshold would cost nothing")
     return fn, fp
 
+# %% ../nbs/03_cost.ipynb #b2c689f5
 def _check_threshold(t, name='threshold') -> float:
     try: f = float(t)
     except (TypeError, ValueError): raise ValueError(f"{name} = {t!r} is not a number") from None
@@ -98,6 +109,7 @@ def _check_threshold(t, name='threshold') -> float:
     if not 0 <= f <= 1: raise ValueError(f"{name} = {_fmt(f)} is outside [0, 1]")
     return f
 
+# %% ../nbs/03_cost.ipynb #c9e7b326
 def _check_sample_weight(w, n) -> np.ndarray|None:
     if w is None: return None
     w = _check_finite(w, 'sample_weight')
@@ -204,40 +216,45 @@ class ThresholdResult:
     curve_low: np.ndarray|None = None # pointwise lower band of the curve
     curve_high: np.ndarray|None = None # pointwise upper band of the curve
 
-    def to_dict(self) -> dict:
-        "Plain-JSON dict (floats, ints, lists, None)"
-        lst = lambda a: None if a is None else [float(v) for v in a]
-        band = lambda b: None if b is None else [float(b[0]), float(b[1])]
-        return {'decision_rule': 'granted when probability < threshold, refused otherwise',
-                'threshold': float(self.threshold), 'cost': float(self.cost),
-                'threshold_band': band(self.threshold_band), 'cost_band': band(self.cost_band),
-                'fn_cost': float(self.fn_cost), 'fp_cost': float(self.fp_cost), 'n': int(self.n),
-                'positive_rate': float(self.positive_rate), 'ci': float(self.ci), 'n_boot': int(self.n_boot),
-                'seed': None if self.seed is None else int(self.seed),
-                'curve': {'threshold': lst(self.thresholds), 'cost': lst(self.curve_cost),
-                          'cost_low': lst(self.curve_low), 'cost_high': lst(self.curve_high)}}
+# %% ../nbs/03_cost.ipynb #9b59c525
+@patch
+def to_dict(self: ThresholdResult) -> dict:
+    "Plain-JSON dict (floats, ints, lists, None)"
+    lst = lambda a: None if a is None else [float(v) for v in a]
+    band = lambda b: None if b is None else [float(b[0]), float(b[1])]
+    return {'decision_rule': 'granted when probability < threshold, refused otherwise',
+            'threshold': float(self.threshold), 'cost': float(self.cost),
+            'threshold_band': band(self.threshold_band), 'cost_band': band(self.cost_band),
+            'fn_cost': float(self.fn_cost), 'fp_cost': float(self.fp_cost), 'n': int(self.n),
+            'positive_rate': float(self.positive_rate), 'ci': float(self.ci), 'n_boot': int(self.n_boot),
+            'seed': None if self.seed is None else int(self.seed),
+            'curve': {'threshold': lst(self.thresholds), 'cost': lst(self.curve_cost),
+                      'cost_low': lst(self.curve_low), 'cost_high': lst(self.curve_high)}}
 
-    def to_json(self, path=None, **kwargs) -> str:
-        "JSON text of `to_dict`, also written to `path` if given"
-        s = json.dumps(self.to_dict(), **kwargs)
-        if path is not None:
-            from pathlib import Path
-            Path(path).write_text(s)
-        return s
+# %% ../nbs/03_cost.ipynb #977d7010
+@patch
+def to_json(self: ThresholdResult, path=None, **kwargs) -> str:
+    "JSON text of `to_dict`, also written to `path` if given"
+    s = json.dumps(self.to_dict(), **kwargs)
+    if path is not None:
+        from pathlib import Path
+        Path(path).write_text(s)
+    return s
 
-    @classmethod
-    def from_dict(cls, d:dict) -> ThresholdResult:
-        "Inverse of `to_dict`, e.g. from a loaded `decision.json`"
-        arr = lambda a: None if a is None else np.asarray(a, dtype=np.float64)
-        band = lambda b: None if b is None else (float(b[0]), float(b[1]))
-        c = d['curve']
-        return cls(threshold=d['threshold'], cost=d['cost'], threshold_band=band(d['threshold_band']),
-                   cost_band=band(d['cost_band']), fn_cost=d['fn_cost'], fp_cost=d['fp_cost'], n=d['n'],
-                   positive_rate=d['positive_rate'], ci=d['ci'], n_boot=d['n_boot'], seed=d['seed'],
-                   thresholds=arr(c['threshold']), curve_cost=arr(c['cost']),
-                   curve_low=arr(c['cost_low']), curve_high=arr(c['cost_high']))
+# %% ../nbs/03_cost.ipynb #3c12ef37
+@patch(cls_method=True)
+def from_dict(cls: ThresholdResult, d:dict) -> ThresholdResult:
+    "Inverse of `to_dict`, e.g. from a loaded `decision.json`"
+    arr = lambda a: None if a is None else np.asarray(a, dtype=np.float64)
+    band = lambda b: None if b is None else (float(b[0]), float(b[1]))
+    c = d['curve']
+    return cls(threshold=d['threshold'], cost=d['cost'], threshold_band=band(d['threshold_band']),
+               cost_band=band(d['cost_band']), fn_cost=d['fn_cost'], fp_cost=d['fp_cost'], n=d['n'],
+               positive_rate=d['positive_rate'], ci=d['ci'], n_boot=d['n_boot'], seed=d['seed'],
+               thresholds=arr(c['threshold']), curve_cost=arr(c['cost']),
+               curve_low=arr(c['cost_low']), curve_high=arr(c['cost_high']))
 
-# %% ../nbs/03_cost.ipynb #09263072
+# %% ../nbs/03_cost.ipynb #8f8f5ea2
 def _pick(cost) -> np.ndarray:
     "Index of the middle of the first run of minimal cost, for each row of `cost` (..., T)"
     cost = np.atleast_2d(cost)
@@ -248,6 +265,7 @@ def _pick(cost) -> np.ndarray:
     end = np.where(past.any(-1), past.argmax(-1), cost.shape[-1])
     return (start + end - 1) // 2
 
+# %% ../nbs/03_cost.ipynb #7931232c
 def best_threshold(y_true, # observed target, 1 = default
                    y_prob, # out-of-fold predicted probability of default, in [0, 1]
                    fn_cost:float=10., # cost of granting a client who defaults
@@ -458,6 +476,7 @@ class Score:
     @property
     def direction(self) -> str: return 'maximize' if self.greater_is_better else 'minimize'
 
+# %% ../nbs/03_cost.ipynb #9c7c619b
 def weighted_logloss_score(alpha:float=1., # weight of defaults (y = 1)
                            beta:float=1., # weight of repaying clients (y = 0)
                           ) -> Score:
@@ -465,6 +484,7 @@ def weighted_logloss_score(alpha:float=1., # weight of defaults (y = 1)
     a, b = _check_weights(alpha, beta)
     return Score('weighted_logloss', partial(weighted_logloss, alpha=a, beta=b), False, {'alpha': a, 'beta': b})
 
+# %% ../nbs/03_cost.ipynb #2fa4b6fc
 def _cost_at_best(y_true, y_prob, fn_cost, fp_cost, thresholds):
     return best_threshold(y_true, y_prob, fn_cost, fp_cost, thresholds, n_boot=0).cost
 
@@ -478,6 +498,7 @@ def business_cost_score(fn_cost:float=10., # cost of granting a client who defau
     return Score('business_cost', partial(_cost_at_best, fn_cost=fnc, fp_cost=fpc, thresholds=ts), False,
                  {'fn_cost': fnc, 'fp_cost': fpc})
 
+# %% ../nbs/03_cost.ipynb #cea78c9a
 def _roc_auc(y_true, y_prob) -> float:
     y, p = _check_pair(y_true, y_prob)
     if y.min() == y.max(): raise ValueError(f"y_true has only one class ({_fmt(y[0])}): ROC AUC is undefined")
@@ -496,9 +517,11 @@ def _scale(base_points, base_odds, pdo):
     factor = pdo / np.log(2)
     return factor, base_points - factor * np.log(base_odds)
 
+# %% ../nbs/03_cost.ipynb #47bc7663
 def _scalar_or_array(x, out):
     return out.item() if np.ndim(x) == 0 else out
 
+# %% ../nbs/03_cost.ipynb #20c55ce6
 def scorecard_points(y_prob, # probability of default, in [0, 1] (an array or a single number)
                      base_points:float=600., # points at the base odds
                      base_odds:float=50., # odds of repaying (good:bad) that get `base_points`
@@ -512,6 +535,7 @@ def scorecard_points(y_prob, # probability of default, in [0, 1] (an array or a 
     p = np.clip(p, eps, 1 - eps)
     return _scalar_or_array(y_prob, offset + factor * (np.log1p(-p) - np.log(p)))
 
+# %% ../nbs/03_cost.ipynb #0b68ec1c
 def points_to_probability(points, # scorecard points (an array or a single number)
                           base_points:float=600., # points at the base odds
                           base_odds:float=50., # odds of repaying that get `base_points`
@@ -522,6 +546,7 @@ def points_to_probability(points, # scorecard points (an array or a single numbe
     factor, offset = _scale(base_points, base_odds, pdo)
     return _scalar_or_array(points, _sigmoid(-(pts - offset) / factor))
 
+# %% ../nbs/03_cost.ipynb #6fa4e218
 def score_band(points, # scorecard points (an array or a single number)
                cuts:Sequence=BAND_CUTS, # decreasing lower bounds of every band but the last
                labels:Sequence=BAND_LABELS, # one more label than cuts, best band first
@@ -534,6 +559,7 @@ def score_band(points, # scorecard points (an array or a single number)
     idx = len(c) - np.searchsorted(c[::-1], pts, side='right')
     return _scalar_or_array(points, np.asarray(list(labels), dtype=object)[idx])
 
+# %% ../nbs/03_cost.ipynb #1fe49cfe
 def scorecard(y_prob, # probability of default, in [0, 1]
               base_points:float=600., # points at the base odds
               base_odds:float=50., # odds of repaying that get `base_points`
