@@ -13,16 +13,17 @@ import numpy as np
 import httpx
 import ipywidgets as w
 from fastcore.basics import patch
+from .values import format_value
 from matplotlib.figure import Figure
 from .data import SENTINEL_DAYS
 
 # %% auto #0
-__all__ = ['TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'FOCUS', 'TITLE', 'KINDS', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED',
-           'PANELS_OF', 'ADVISOR_NOTEBOOK', 'READY_PATH', 'contrast_ratio', 'decision_words', 'fmt_value', 'pct', 'pts',
-           'ApiError', 'http_message', 'ApiClient', 'chart_html', 'tick_label', 'gauge_text', 'gauge_chart',
-           'contributions_text', 'contributions_chart', 'importance_chart', 'histogram_text', 'histogram_chart',
-           'scatter_text', 'scatter_chart', 'warm_up', 'App', 'header_html', 'info_html', 'similar_html',
-           'reasons_html', 'explanation_html', 'what_if_html', 'title_tag', 'dashboard_command', 'serve_dashboard']
+__all__ = ['TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'FOCUS', 'TITLE', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED', 'PANELS_OF',
+           'ADVISOR_NOTEBOOK', 'READY_PATH', 'contrast_ratio', 'decision_words', 'pct', 'pts', 'ApiError',
+           'http_message', 'ApiClient', 'chart_html', 'tick_label', 'gauge_text', 'gauge_chart', 'contributions_text',
+           'contributions_chart', 'importance_chart', 'histogram_text', 'histogram_chart', 'scatter_text',
+           'scatter_chart', 'warm_up', 'App', 'header_html', 'info_html', 'similar_html', 'reasons_html',
+           'explanation_html', 'what_if_html', 'title_tag', 'dashboard_command', 'serve_dashboard']
 
 # %% ../nbs/10_dashboard.ipynb #7c0d711d
 from .cost import OKABE_ITO  # the palette of every figure of the project, defined once
@@ -47,21 +48,6 @@ def decision_words(decision: str) -> str:
     return {'granted': '✔ Granted', 'refused': '✖ Refused'}.get(decision, f'? {decision}')
 
 # %% ../nbs/10_dashboard.ipynb #954db063
-KINDS = ('currency', 'flag', 'share', 'ratio', 'count', 'normalised', 'score', '-', 'none')  # units that say what a value is, not a word to print after it
-
-def fmt_value(v, unit: str='') -> str:
-    "A value for display: thousands separators, 3 significant digits, '-' when missing; flags as yes/no, shares as %."
-    if v is None or (isinstance(v, float) and math.isnan(v)): return '-'
-    if unit == 'flag' and not isinstance(v, str): return 'yes' if v >= 0.5 else 'no'
-    if unit == 'share' and not isinstance(v, str): return f'{100 * float(v):.0f} %'
-    if isinstance(v, bool): s = 'yes' if v else 'no'
-    elif isinstance(v, (int, np.integer)): s = f'{int(v):,}'
-    elif isinstance(v, (float, np.floating)):
-        v = float(v)
-        s = f'{v:,.0f}' if abs(v) >= 1000 else (f'{v:.0f}' if v == round(v) else f'{v:.3g}')
-    else: s = str(v)
-    return f'{s} {unit}'.strip() if unit and unit not in KINDS else s
-
 def pct(p: float, digits: int=1) -> str: return '-' if p is None else f'{100 * p:.{digits}f} %'
 def pts(x: float) -> str: return f'{x:+.1f}'.replace('-', '−') + ' points'
 
@@ -251,13 +237,13 @@ def histogram_text(h: Mapping) -> str:
     n = int(r.sum() + d.sum())
     who, among = ('similar clients', f'{n:,} similar clients') if h.get('population') == 'similar' else ('all clients', f'all {n:,} clients')
     unit = h.get('unit') or ''
-    med = lambda c: fmt_value(float(np.interp(c.sum() / 2, np.cumsum(c), (e[:-1] + e[1:]) / 2)), unit) if c.sum() else '-'
-    txt = (f"Distribution of {h['label']} among {among} with a known outcome, from {fmt_value(float(e[0]), unit)} "
-           f"to {fmt_value(float(e[-1]), unit)}; middle value {med(r)} for clients who repaid and {med(d)} for clients who defaulted.")
+    med = lambda c: format_value(float(np.interp(c.sum() / 2, np.cumsum(c), (e[:-1] + e[1:]) / 2)), unit) if c.sum() else '-'
+    txt = (f"Distribution of {h['label']} among {among} with a known outcome, from {format_value(float(e[0]), unit)} "
+           f"to {format_value(float(e[-1]), unit)}; middle value {med(r)} for clients who repaid and {med(d)} for clients who defaulted.")
     if h.get('missing'): txt += f" {h['missing']:,} clients have no value."
     v = h.get('client_value')
     if v is None: return txt + ' This client has no value for it.'
-    txt += f" This client: {fmt_value(v, unit)}"
+    txt += f" This client: {format_value(v, unit)}"
     if h.get('percentile') is not None: txt += f", higher than {h['percentile']:.0f} % of {who}"
     i = int(np.clip(np.searchsorted(e, v, side='right') - 1, 0, len(r) - 1))
     near = r[i] + d[i]
@@ -288,15 +274,15 @@ def scatter_text(b: Mapping, near: int=20) -> str:
     x, y = np.array([p['x'] for p in P]), np.array([p['y'] for p in P])
     s, t = np.array([p['score'] for p in P]), np.array([p['target'] for p in P])
     r = float(np.corrcoef(x, y)[0, 1]) if len(P) > 2 and x.std() > 0 and y.std() > 0 else float('nan')
-    txt = (f"Scatter plot of {len(P):,} past clients: {b['x_label']} (horizontal, {fmt_value(x.min())} to {fmt_value(x.max())}) "
-           f"against {b['y_label']} (vertical, {fmt_value(y.min())} to {fmt_value(y.max())}), coloured by predicted risk "
+    txt = (f"Scatter plot of {len(P):,} past clients: {b['x_label']} (horizontal, {format_value(x.min())} to {format_value(x.max())}) "
+           f"against {b['y_label']} (vertical, {format_value(y.min())} to {format_value(y.max())}), coloured by predicted risk "
            f"({pct(s.min(), 0)} to {pct(s.max(), 0)}); {int(t.sum()):,} of them defaulted (triangles). "
            f"Correlation {r:.2f}." if not math.isnan(r) else f"Scatter plot of {len(P):,} past clients.")
     c = b.get('client')
     if not c or c.get('x') is None or c.get('y') is None: return txt + ' This client cannot be placed (a value is missing).'
     sx, sy = (x.std() or 1.), (y.std() or 1.)
     idx = np.argsort(((x - c['x']) / sx) ** 2 + ((y - c['y']) / sy) ** 2)[:near]
-    return (txt + f" This client (star): {fmt_value(c['x'])} and {fmt_value(c['y'])}; the {len(idx)} clients nearest on the chart "
+    return (txt + f" This client (star): {format_value(c['x'])} and {format_value(c['y'])}; the {len(idx)} clients nearest on the chart "
             f"have an average predicted risk of {pct(s[idx].mean())} and {int(t[idx].sum())} of them defaulted.")
 
 def scatter_chart(b: Mapping) -> tuple[str, str]:
@@ -538,7 +524,7 @@ def header_html(score: Mapping) -> tuple[str, str]:
 
 def info_html(client: Mapping) -> tuple[str, str]:
     "The client's descriptive information as a two-column table; returns (html, text)."
-    rows = [(i['label'], fmt_value(i['value'], i.get('unit', ''))) for i in client.get('info') or []]
+    rows = [(i['label'], format_value(i['value'], i.get('unit', ''))) for i in client.get('info') or []]
     body = ''.join(f'<tr><th scope="row">{html.escape(l)}</th><td>{html.escape(v)}</td></tr>' for l, v in rows)
     return (f'<table><caption class="ocr6-muted" style="text-align:left">Client {client["id"]}</caption>{body}</table>',
             '; '.join(f'{l}: {v}' for l, v in rows))
@@ -684,8 +670,8 @@ def what_if_html(r: Mapping) -> tuple[str, str]:
     "Before / after table of a what-if answer; returns (html, text)."
     b, a = r['before'], r['after']
     same = b['decision'] == a['decision']
-    change = ', '.join(f'{WHAT_IF_FIELDS.get(k, k)} → ' + (('not employed' if v == NOT_EMPLOYED else fmt_value(round(-v / 365.25, 1), 'years'))
-                       if k == 'DAYS_EMPLOYED' else fmt_value(v)) for k, v in (r.get('overrides') or {}).items())
+    change = ', '.join(f'{WHAT_IF_FIELDS.get(k, k)} → ' + (('not employed' if v == NOT_EMPLOYED else format_value(round(-v / 365.25, 1), 'years'))
+                       if k == 'DAYS_EMPLOYED' else format_value(v)) for k, v in (r.get('overrides') or {}).items())
     text = (f"With the changes ({change}), the probability of default goes from {pct(b['probability'])} to {pct(a['probability'])} "
             f"({pts(100 * (a['probability'] - b['probability']))}); the decision "
             + (f"stays {decision_words(a['decision'])}." if same else f"changes from {decision_words(b['decision'])} to {decision_words(a['decision'])}."))

@@ -11,14 +11,14 @@ import numpy as np, pandas as pd, xgboost as xgb
 from fastcore.basics import patch
 from scipy.special import expit
 from .cost import OKABE_ITO, business_cost, roc_auc, decide
+from .values import format_value
 from .model import Scorer, ModelError, ece, iteration_range
 
 # %% auto #0
 __all__ = ['SMALL_MARGIN', 'OTHER_LEVEL', 'SINGLE_ROWS', 'CHUNK_ROWS', 'AGE_BANDS', 'AGE_LABELS', 'allocate', 'leaf_lr_booster',
-           'column_info', 'format_value', 'Contributions', 'Explainer', 'explain_frame', 'global_importance',
-           'plot_importance', 'describe_importance', 'plot_beeswarm', 'describe_beeswarm', 'plot_dependence',
-           'describe_dependence', 'protected_groups', 'fairness_table', 'bundle_fairness', 'plot_fairness',
-           'describe_fairness']
+           'column_info', 'Contributions', 'Explainer', 'explain_frame', 'global_importance', 'plot_importance',
+           'describe_importance', 'plot_beeswarm', 'describe_beeswarm', 'plot_dependence', 'describe_dependence',
+           'protected_groups', 'fairness_table', 'bundle_fairness', 'plot_fairness', 'describe_fairness']
 
 # %% ../nbs/07_explain.ipynb #735535d4
 SMALL_MARGIN = 1e-6  # |m - b| below this: use the calibrator's derivative at b instead of the secant slope
@@ -98,34 +98,6 @@ def column_info(columns: Sequence[str],  # the model's columns, in order
         rows.append({'column': c, 'label': _label(c, m), 'unit': m.get('unit', ''), 'group': m.get('group') or _label(c, m),
                      'source': m.get('source', ''), 'onehot': bool(onehot), 'level': level})
     return pd.DataFrame(rows)
-
-# %% ../nbs/07_explain.ipynb #893643d7
-_WHEN = ('date', 'change', 'update', 'history month')  # labels of DAYS_*/MONTHS_* values that are moments, not lengths
-
-def _duration(n: float, unit: str) -> str:
-    if unit == 'months': return f'{n:.0f} month{"" if round(n) == 1 else "s"}' if n < 24 else f'{n / 12:.1f} years'
-    return f'{n / 365.25:.1f} years' if n >= 730 else f'{n:.0f} day{"" if round(n) == 1 else "s"}'
-
-def format_value(v,  # a number, a category (str), None or NaN
-                 unit: str='',  # the column's unit (currency, days, months, flag, share, ratio, count, ...)
-                 label: str='',  # the column's label (decides "ago"/"in" for day counts)
-                ) -> str:
-    "A value as an adviser reads it: '45.2 years', '12 days', '135,000', 'yes', '35%', 'missing'."
-    if v is None or (isinstance(v, (float, np.floating)) and math.isnan(v)): return 'missing'
-    if isinstance(v, str): return v
-    v, u = float(v), (unit or '').lower()
-    if u == 'flag': return 'yes' if v >= 0.5 else 'no'
-    if u == 'currency': return f'{v:,.0f}'
-    if u == 'share': return f'{v:.0%}'
-    if u in ('days', 'months'):
-        txt = _duration(abs(v), u)
-        if v != 0 and any(w in label.lower() for w in _WHEN): return f'{txt} ago' if v < 0 else f'in {txt}'
-        return txt
-    if u == 'years': return f'{v:.0f} years'
-    if u == 'ratio' or u.startswith('score'): return f'{v:.2f}'
-    if u == 'normalised': return f'{v:.3f}'
-    if v.is_integer(): return f'{v:,.0f}'
-    return f'{v:,.3g}' if abs(v) < 1000 else f'{v:,.0f}'
 
 # %% ../nbs/07_explain.ipynb #e4ad69b9
 @dataclass

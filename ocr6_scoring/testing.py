@@ -11,7 +11,8 @@ from typing import Mapping
 import numpy as np
 from .cli import REPO, free_port, stop_processes, wait_until  # REPO: the checkout, where `api` is importable
 from .data import SENTINEL_DAYS
-from .dashboard import ApiError, fmt_value
+from .dashboard import ApiError
+from .values import format_value
 
 # %% auto #0
 __all__ = ['PG_ROOT', 'CHROMIUM_ARGS', 'PANELS', 'CHARTS', 'pg_bin', 'ThrowawayPostgres', 'Conn', 'get_once', 'db_url',
@@ -350,7 +351,7 @@ def score(self: StubApi, cid): self._enter('score', cid); return self._score(int
 def explanation(self: StubApi, cid, top=6):
     self._enter('explanation', cid); a = self._app(cid); f = _stub_features(a); p = self._proba(f)
     labels = {n: l for n, l, u, g in _STUB_FEATURES}
-    c = [{'group': k, 'label': labels[k], 'value': fmt_value(f[k]), 'typical': fmt_value(self._mean(k)),
+    c = [{'group': k, 'label': labels[k], 'value': format_value(f[k]), 'typical': format_value(self._mean(k)),
           'probability_points': 100 * (p - self._proba(f, drop=k))} for k in _COEF]
     c = sorted(c, key=lambda d: -abs(d['probability_points']))[:top]
     for d in c: d['direction'] = 'raises' if d['probability_points'] > 0 else 'lowers'

@@ -2,7 +2,8 @@
 import json, time
 import numpy as np, pandas as pd, pytest
 from scipy.special import expit
-from ocr6_scoring.explain import (Explainer, allocate, column_info, explain_frame, format_value, global_importance,
+from ocr6_scoring.values import format_value
+from ocr6_scoring.explain import (Explainer, allocate, column_info, explain_frame, global_importance,
                                   plot_importance, describe_importance, plot_beeswarm, describe_beeswarm, plot_dependence,
                                   describe_dependence, protected_groups, fairness_table, bundle_fairness, plot_fairness,
                                   describe_fairness)
