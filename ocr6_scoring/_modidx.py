@@ -827,4 +827,7 @@ d = { 'settings': { 'branch': 'main',
                                      'ocr6_scoring.tuning.as_score': ('tuning.html#as_score', 'ocr6_scoring/tuning.py'),
                                      'ocr6_scoring.tuning.default_space': ('tuning.html#default_space', 'ocr6_scoring/tuning.py'),
                                      'ocr6_scoring.tuning.parse_space': ('tuning.html#parse_space', 'ocr6_scoring/tuning.py'),
-                                     'ocr6_scoring.tuning.tune': ('tuning.html#tune', 'ocr6_scoring/tuning.py')}}}
+                                     'ocr6_scoring.tuning.tune': ('tuning.html#tune', 'ocr6_scoring/tuning.py')},
+            'ocr6_scoring.values': { 'ocr6_scoring.values._duration': ('values.html#_duration', 'ocr6_scoring/values.py'),
+                                     'ocr6_scoring.values._plain': ('values.html#_plain', 'ocr6_scoring/values.py'),
+                                     'ocr6_scoring.values.format_value': ('values.html#format_value', 'ocr6_scoring/values.py')}}}

@@ -11,15 +11,20 @@ import numpy as np
 __all__ = ['UNIT_KINDS', 'format_value']
 
 # %% ../nbs/07a_values.ipynb #72f3f76d
-_WHEN = ('date', 'change', 'update', 'history month')  # labels of DAYS_*/MONTHS_* values that are moments, not lengths
-
-def _duration(n: float, unit: str) -> str:
+def _duration(n: float,  # a non-negative number of days or months
+              unit: str,  # 'days' or 'months'
+             ) -> str:
+    "`n` days or months as a person says it: '12 days', '8 months', '45.2 years'."
     if unit == 'months': return f'{n:.0f} month{"" if round(n) == 1 else "s"}' if n < 24 else f'{n / 12:.1f} years'
     return f'{n / 365.25:.1f} years' if n >= 730 else f'{n:.0f} day{"" if round(n) == 1 else "s"}'
 
+# %% ../nbs/07a_values.ipynb #a765f339
 UNIT_KINDS = ('currency', 'flag', 'share', 'ratio', 'count', 'normalised', 'score', 'category', '-', 'none')  # units that say what a value is, not a word printed after it
 
 def _plain(v: float) -> str: return f'{v:,.0f}' if v.is_integer() or abs(v) >= 1000 else f'{v:,.3g}'
+
+# %% ../nbs/07a_values.ipynb #9e56421f
+_WHEN = ('date', 'change', 'update', 'history month')  # labels of DAYS_*/MONTHS_* values that are moments, not lengths
 
 def format_value(v,  # a number, a category (str), a bool, None or NaN
                  unit: str='',  # the column's unit: a kind (currency, flag, share, days, ...) or a word printed after the value
