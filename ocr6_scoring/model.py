@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_model.ipynb #cbeae8ed
 from __future__ import annotations
-import hashlib, hmac, inspect, json, os, platform, shutil, tempfile, time
+import inspect, json, os
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Mapping
@@ -15,16 +15,22 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from .cost import decide
+from .bundle import (BundleError, MANIFEST, SIGNATURE, KEY_ENV, sign_manifest, manifest_digest, read_manifest,
+                                 check_out, write_bundle, read_bundle)
 
 # %% auto #0
-__all__ = ['ESTIMATORS', 'CALIBRATIONS', 'EPS', 'MANIFEST', 'SIGNATURE', 'KEY_ENV', 'ModelError', 'make_estimator',
-           'estimator_kind', 'is_classifier', 'native_params', 'NativeObjective', 'as_objective', 'train_booster',
-           'iteration_range', 'n_rounds', 'raw_score', 'with_base_score', 'merge_boosters', 'Calibrator',
-           'SigmoidCalibrator', 'IsotonicCalibrator', 'LeafLRCalibrator', 'make_calibrator', 'brier',
-           'reliability_table', 'ece', 'plot_reliability', 'class_weights', 'check_xy', 'take_rows', 'max_bin',
-           'quantile_matrix', 'eval_matrix', 'Fold', 'check_folds', 'make_folds', 'fold_index', 'crossfit_calibrate',
-           'align_scores', 'Scorer', 'leaf_matrix', 'fit_leaf_lr', 'BundleError', 'sign_manifest', 'manifest_digest',
-           'read_manifest', 'check_out', 'write_bundle', 'read_bundle']
+__all__ = ['ESTIMATORS', 'CALIBRATIONS', 'EPS', 'ModelError', 'make_estimator', 'estimator_kind', 'is_classifier',
+           'native_params', 'NativeObjective', 'as_objective', 'train_booster', 'iteration_range', 'n_rounds',
+           'raw_score', 'with_base_score', 'merge_boosters', 'Calibrator', 'SigmoidCalibrator', 'IsotonicCalibrator',
+           'LeafLRCalibrator', 'make_calibrator', 'brier', 'reliability_table', 'ece', 'plot_reliability',
+           'class_weights', 'check_xy', 'take_rows', 'max_bin', 'quantile_matrix', 'eval_matrix', 'Fold', 'check_folds',
+           'make_folds', 'fold_index', 'crossfit_calibrate', 'align_scores', 'Scorer', 'leaf_matrix', 'fit_leaf_lr',
+           'BundleError', 'MANIFEST', 'SIGNATURE', 'KEY_ENV', 'sign_manifest', 'manifest_digest', 'read_manifest',
+           'check_out', 'write_bundle', 'read_bundle']
+
+# %% ../nbs/04_model.ipynb #bab9c52d
+_all_ = ['BundleError', 'MANIFEST', 'SIGNATURE', 'KEY_ENV', 'sign_manifest', 'manifest_digest', 'read_manifest', 'check_out',
+         'write_bundle', 'read_bundle']
 
 # %% ../nbs/04_model.ipynb #ce3eb98d
 ESTIMATORS = {c.__name__: c for c in (xgb.XGBClassifier, xgb.XGBRFClassifier, xgb.XGBRegressor, xgb.XGBRFRegressor, xgb.XGBRanker)}
@@ -33,6 +39,7 @@ CALIBRATIONS = ('sigmoid', 'isotonic', 'leaf-lr', 'none')
 class ModelError(ValueError):
     "A model that cannot be built, trained or used as asked; the message says why."
 
+# %% ../nbs/04_model.ipynb #a34a5034
 def make_estimator(estimator=xgb.XGBClassifier,  # an XGBoost sklearn class, instance or class name
                    **params) -> xgb.XGBModel:
     "A fresh XGBoost estimator instance with `params` set on top of the estimator's own."
@@ -51,12 +58,14 @@ def make_estimator(estimator=xgb.XGBClassifier,  # an XGBoost sklearn class, ins
     est.set_params(**params)
     return est.set_params(objective=as_objective(est.objective)) if callable(est.objective) else est
 
+# %% ../nbs/04_model.ipynb #06ade6ed
 def estimator_kind(est: xgb.XGBModel) -> str:
     "'classifier', 'ranker' or 'regressor': what the raw score is (a margin for the first two)."
     return 'classifier' if isinstance(est, xgb.XGBClassifier) else 'ranker' if isinstance(est, xgb.XGBRanker) else 'regressor'
 
 def is_classifier(est: xgb.XGBModel) -> bool: return estimator_kind(est) == 'classifier'
 
+# %% ../nbs/04_model.ipynb #96e9554b
 def native_params(est: xgb.XGBModel) -> tuple[dict, int, object]:
     "XGBoost native `(params, num_boost_round, custom objective or None)` for `est`."
     p = {k: v for k, v in est.get_xgb_params().items() if v is not None}
@@ -145,6 +154,7 @@ def with_base_score(est: xgb.XGBModel, y, w=None) -> xgb.XGBModel:
     prior = float(np.clip(np.average(np.asarray(y, 'float64'), weights=w), 1e-3, 1 - 1e-3))
     return make_estimator(est, base_score=prior)
 
+# %% ../nbs/04_model.ipynb #c3e19097
 def _cut(model: dict, booster: xgb.Booster) -> tuple[dict, list]:
     "The gbtree part of a JSON model and its DART drop weights, cut at the booster's best iteration."
     gb = model['learner']['gradient_booster']
@@ -154,6 +164,7 @@ def _cut(model: dict, booster: xgb.Booster) -> tuple[dict, list]:
     cut = {'trees': m['trees'][:n], 'tree_info': m['tree_info'][:n], 'counts': np.diff(ptr)[:np.searchsorted(ptr, n)].tolist()}
     return cut, (gb.get('weight_drop') or [])[:n]
 
+# %% ../nbs/04_model.ipynb #ea640e5a
 def _scaled_tree(t: dict, k: float, new_id: int) -> dict:
     t = dict(t, id=new_id)
     leaf = np.asarray(t['left_children']) == -1
@@ -162,6 +173,7 @@ def _scaled_tree(t: dict, k: float, new_id: int) -> dict:
     t['base_weights'] = (np.asarray(t['base_weights'], 'float64') * k).astype('float32').tolist()
     return t
 
+# %% ../nbs/04_model.ipynb #2046431f
 def merge_boosters(boosters: list[xgb.Booster]) -> xgb.Booster:
     "One booster whose margin is the mean of the margins of `boosters` (each up to its best iteration)."
     if not boosters: raise ModelError("no boosters to merge")
@@ -186,8 +198,9 @@ def merge_boosters(boosters: list[xgb.Booster]) -> xgb.Booster:
     return merged
 
 # %% ../nbs/04_model.ipynb #8875a8e7
-EPS = 1e-6
+EPS = 1e-6  # isotonic probabilities are kept in [EPS, 1 - EPS]
 
+# %% ../nbs/04_model.ipynb #3887f2ee
 class Calibrator:
     "Base class: `fit(score, y)`, `predict(score) -> probability`, `to_dict`, `from_dict`."
     method = 'none'
@@ -205,6 +218,7 @@ class Calibrator:
         return c
     def _load(self): pass
 
+# %% ../nbs/04_model.ipynb #20e21307
 class SigmoidCalibrator(Calibrator):
     "Platt scaling: p = 1 / (1 + exp(-(a·s + b)))."
     method = 'sigmoid'
@@ -214,6 +228,7 @@ class SigmoidCalibrator(Calibrator):
     def predict(self, s): return expit(self.a * np.asarray(s, 'float64') + self.b)
     def to_dict(self): return {**super().to_dict(), 'a': self.a, 'b': self.b}
 
+# %% ../nbs/04_model.ipynb #63970731
 class IsotonicCalibrator(Calibrator):
     "Isotonic regression of the target on the raw score, stored as knots."
     method = 'isotonic'
@@ -223,6 +238,7 @@ class IsotonicCalibrator(Calibrator):
     def predict(self, s): return np.clip(np.interp(np.asarray(s, 'float64'), self.x, self.y), EPS, 1 - EPS)
     def to_dict(self): return {**super().to_dict(), 'x': self.x, 'y': self.y}
 
+# %% ../nbs/04_model.ipynb #172cf531
 class LeafLRCalibrator(Calibrator):
     "Logistic regression on one-hot leaf indices; input: the `(n, n_trees)` leaf matrix."
     method = 'leaf-lr'
@@ -255,6 +271,7 @@ class LeafLRCalibrator(Calibrator):
         out.coef = [[c * k for c in cs] for p in parts for cs in p.coef]
         out.intercept = float(np.mean([p.intercept for p in parts])); out._load(); return out
 
+# %% ../nbs/04_model.ipynb #e2ed72c4
 def make_calibrator(method: str, link: str='logistic') -> Calibrator:
     "A new, unfitted calibrator for `method` in `CALIBRATIONS`."
     if method not in CALIBRATIONS: raise ModelError(f"unknown calibration {method!r}; expected one of {', '.join(CALIBRATIONS)}")
@@ -345,10 +362,12 @@ class Fold:
     dstop: xgb.DMatrix|None
     Xvalid: object
 
+# %% ../nbs/04_model.ipynb #880724e8
 def check_folds(n, name: str='n_folds', what: str=''):
     "Refuse a fold count that is not an integer >= 2."
     if not (isinstance(n, int) and n >= 2): raise ModelError(f"{name} must be an integer >= 2{what}, got {n!r}")
 
+# %% ../nbs/04_model.ipynb #1dbe04d8
 def make_folds(X, y,  # features and 0/1 target
                n_folds: int=5,  # stratified folds
                valid_size: float=0.1,  # share of each training part set aside for early stopping
@@ -378,6 +397,7 @@ def make_folds(X, y,  # features and 0/1 target
         folds.append(Fold(tr, st, va, dtr, dst, take_rows(X, va)))
     return folds
 
+# %% ../nbs/04_model.ipynb #ac4fb698
 def fold_index(folds: list[Fold], n: int) -> np.ndarray:
     "The fold of each of the `n` rows: the one whose model scores it out of fold."
     out = np.full(n, -1, 'int16')
@@ -443,18 +463,20 @@ class Scorer:
     def _check_fitted(self):
         if self.booster is None: raise ModelError("the scorer is not fitted: call fit() or Scorer.load()")
 
-    def _check_X(self, X):
-        check_xy(X)
-        if self.feature_names is not None and hasattr(X, 'columns') and [str(c) for c in X.columns] != self.feature_names:
-            miss = [c for c in self.feature_names if c not in set(map(str, X.columns))]
-            raise ModelError(f"X does not have the training columns in order" + (f"; missing: {', '.join(miss[:5])}" if miss else ''))
-        if self.feature_names is not None and X.shape[1] != len(self.feature_names):
-            raise ModelError(f"X has {X.shape[1]} columns, the model expects {len(self.feature_names)}")
-        return X
-
     def __repr__(self):
         return (f"Scorer({type(self.estimator).__name__}, calibration={self.calibration!r}, class_weight={self.class_weight!r}"
                 f"{f', {self.n_models} fold models' if self.booster is not None else ''})")
+
+# %% ../nbs/04_model.ipynb #2894d941
+@patch
+def _check_X(self: Scorer, X):
+    check_xy(X)
+    if self.feature_names is not None and hasattr(X, 'columns') and [str(c) for c in X.columns] != self.feature_names:
+        miss = [c for c in self.feature_names if c not in set(map(str, X.columns))]
+        raise ModelError(f"X does not have the training columns in order" + (f"; missing: {', '.join(miss[:5])}" if miss else ''))
+    if self.feature_names is not None and X.shape[1] != len(self.feature_names):
+        raise ModelError(f"X has {X.shape[1]} columns, the model expects {len(self.feature_names)}")
+    return X
 
 # %% ../nbs/04_model.ipynb #ad9661c4
 @patch
@@ -494,6 +516,7 @@ def leaf_matrix(booster: xgb.Booster, X) -> np.ndarray:
     "Leaf index of every row in every tree the booster predicts with."
     return booster.predict(xgb.DMatrix(X), pred_leaf=True, iteration_range=iteration_range(booster)).reshape(len(X), -1)
 
+# %% ../nbs/04_model.ipynb #5493dd68
 def fit_leaf_lr(boosters: list[xgb.Booster], X, y, parts: list[np.ndarray], seed: int=0) -> tuple[LeafLRCalibrator, np.ndarray]:
     "Leaf-LR of cross-fitted boosters: one per fold on the leaves of its own rows, averaged; and out-of-fold probabilities."
     p, fits = np.full(len(y), np.nan), []
@@ -506,6 +529,7 @@ def fit_leaf_lr(boosters: list[xgb.Booster], X, y, parts: list[np.ndarray], seed
         fits.append(LeafLRCalibrator().fit(L, yk))
     return LeafLRCalibrator.average(fits), p
 
+# %% ../nbs/04_model.ipynb #619d05e4
 @patch
 def assemble(self: Scorer, boosters: list[xgb.Booster],  # one model per fold, fold k's never trained on its rows
              X, y,  # the rows and target the fold models were cross-fitted on
@@ -559,117 +583,6 @@ def decide(self: Scorer, X, threshold: float) -> np.ndarray:
     "'granted' or 'refused' per row (refused when the probability is at or above `threshold`)."
     return decide(self.probability(X), threshold)
 
-# %% ../nbs/04_model.ipynb #21aa3f0c
-class BundleError(ValueError):
-    "A model bundle that is missing, incomplete or altered; the message names the file."
-
-MANIFEST = 'manifest.json'
-SIGNATURE = 'manifest.sig'  # HMAC-SHA256 of manifest.json under the key of `KEY_ENV`, when one is set
-KEY_ENV = 'OCR6_BUNDLE_KEY'
-
-def _key(key: str|None) -> bytes|None:
-    k = key if key is not None else os.environ.get(KEY_ENV)
-    return k.encode() if k else None
-
-def sign_manifest(data: bytes, key: bytes) -> str:
-    "The manifest's signature: HMAC-SHA256 under `key`, in hex."
-    return hmac.new(key, data, hashlib.sha256).hexdigest()
-
-def manifest_digest(manifest: Mapping) -> str:
-    "The bundle's version: the first 12 hex digits of the sha256 of its canonical manifest (which holds every file's sha256)."
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(',', ':')).encode()).hexdigest()[:12]
-
-def _versions() -> dict:
-    import sklearn, ocr6_scoring
-    return {'python': platform.python_version(), 'xgboost': xgb.__version__, 'scikit-learn': sklearn.__version__,
-            'pandas': pd.__version__, 'numpy': np.__version__, 'ocr6_scoring': ocr6_scoring.__version__}
-
-def _encode(obj) -> bytes:
-    if isinstance(obj, bytes): return obj
-    if isinstance(obj, pd.DataFrame):
-        import io; buf = io.BytesIO(); obj.to_parquet(buf, index=False); return buf.getvalue()
-    return (json.dumps(obj, indent=1, sort_keys=False, default=float) + '\n').encode()
-
-def _plain_name(name: str) -> bool:
-    return name not in ('', '.', '..', MANIFEST, SIGNATURE) and not any(c in name for c in '/\\\0')
-
-def read_manifest(path: str|Path,  # the bundle folder
-                  key: bytes|None=None,  # when given, the manifest must carry a valid signature under it
-                 ) -> dict:
-    "A bundle's manifest, checked for shape (`files` maps plain file names of the folder to sha256 digests) and signature."
-    path = Path(path); m = path/MANIFEST
-    if m.is_symlink(): raise BundleError(f"{m}: is a symbolic link; refusing to load")
-    if not m.is_file(): raise BundleError(f"{path}: not a model bundle ({MANIFEST} missing)")
-    data, sig = m.read_bytes(), path/SIGNATURE
-    if key is not None and (sig.is_symlink() or not sig.is_file()):
-        raise BundleError(f"{path}: unsigned bundle ({SIGNATURE} missing) while {KEY_ENV} is set; refusing to load")
-    if key is not None and not hmac.compare_digest(sig.read_bytes().strip(), sign_manifest(data, key).encode()):
-        raise BundleError(f"{path}: {SIGNATURE} does not match {MANIFEST} under the key of {KEY_ENV} (altered, or signed with another key); refusing to load")
-    try: manifest = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise BundleError(f"{m}: unreadable ({e})") from None
-    files = manifest.get('files') if isinstance(manifest, dict) else None
-    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
-        raise BundleError(f"{m}: malformed (expected an object whose 'files' maps file names to sha256 digests)")
-    bad = [k for k in files if not _plain_name(k)]
-    if bad: raise BundleError(f"{m}: entry {bad[0]!r} is not a plain file name inside the bundle; refusing to load")
-    return manifest
-
-def check_out(path: str|Path,  # the bundle folder about to be written
-              overwrite: bool=False,  # may an existing bundle be replaced?
-             ) -> Path:
-    "Refuse to write over anything but an empty folder or, with `overwrite`, a folder holding only an ocr6 bundle."
-    path = Path(path)
-    if path.exists() and not path.is_dir(): raise BundleError(f"{path}: exists and is not a folder")
-    if not path.exists() or not any(path.iterdir()): return path
-    if not overwrite: raise BundleError(f"{path}: exists and is not empty (overwrite=True, or --force on the command line, replaces a model bundle)")
-    try: files = read_manifest(path)['files']
-    except BundleError as e: raise BundleError(f"{path}: not a model bundle, refusing to replace it ({e})") from None
-    other = sorted(p.name for p in path.iterdir() if p.name not in files and p.name not in (MANIFEST, SIGNATURE))
-    if other: raise BundleError(f"{path}: holds {', '.join(other[:5])}{' ...' if len(other) > 5 else ''} besides its bundle files; refusing to replace it")
-    return path
-
-def write_bundle(path: str|Path,  # the bundle folder to create
-                 files: Mapping[str, object],  # file name -> bytes, JSON-able object or DataFrame
-                 meta: Mapping|None=None,  # extra manifest entries (e.g. data fingerprint)
-                 overwrite: bool=False,  # replace an existing bundle
-                 key: str|None=None,  # signing key (default: the environment's `OCR6_BUNDLE_KEY`; none: unsigned)
-                ) -> Path:
-    "Write a bundle atomically: all files plus `manifest.json` with their sha256, signed in `manifest.sig` when a key is set."
-    path = check_out(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', dir=path.parent))
-    try:
-        hashes = {}
-        for name, obj in files.items():
-            if not _plain_name(name): raise BundleError(f"invalid bundle file name {name!r}")
-            data = _encode(obj); (tmp/name).write_bytes(data); hashes[name] = hashlib.sha256(data).hexdigest()
-        manifest = {'files': hashes, 'versions': _versions(), 'created': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), **(meta or {})}
-        data = (json.dumps(manifest, indent=1) + '\n').encode(); (tmp/MANIFEST).write_bytes(data)
-        if (k := _key(key)) is not None: (tmp/SIGNATURE).write_text(sign_manifest(data, k) + '\n')
-        if path.exists():
-            old = path.with_name(f'.{path.name}.old.{os.getpid()}'); path.rename(old); tmp.rename(path); shutil.rmtree(old)
-        else: tmp.rename(path)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
-    return path
-
-def read_bundle(path: str|Path,  # the bundle folder
-                key: str|None=None,  # verification key (default: the environment's `OCR6_BUNDLE_KEY`; none: hashes only)
-               ) -> tuple[dict, dict[str, bytes]]:
-    "Read and verify a bundle: `(manifest, {file name: bytes})`; a `BundleError` names any bad file."
-    path = Path(path); manifest = read_manifest(path, _key(key))
-    files, blobs = manifest['files'], {}
-    for name, digest in files.items():
-        if (path/name).is_symlink(): raise BundleError(f"{path}: bundle file {name} is a symbolic link; refusing to load")
-        if not (path/name).is_file(): raise BundleError(f"{path}: bundle file {name} is missing")
-        data = (path/name).read_bytes()
-        if hashlib.sha256(data).hexdigest() != digest:
-            raise BundleError(f"{path}: bundle file {name} does not match its sha256 in {MANIFEST} (altered or corrupt); refusing to load")
-        blobs[name] = data
-    extra = sorted(p.name for p in path.iterdir() if (p.is_file() or p.is_symlink()) and p.name not in files and p.name not in (MANIFEST, SIGNATURE))
-    if extra: raise BundleError(f"{path}: unexpected file(s) {', '.join(extra)} not in {MANIFEST}; refusing to load")
-    return manifest, blobs
-
 # %% ../nbs/04_model.ipynb #56462f49
 def _scorer_config(self) -> dict:
     est = self.estimator
@@ -682,14 +595,20 @@ def _scorer_config(self) -> dict:
             'feature_names': self.feature_names, 'rounds': self.rounds,
             'best_iteration': int(self.booster.best_iteration) if self.booster.attr('best_iteration') is not None else None}
 
-def _save(self, path, extra: Mapping|None=None, meta: Mapping|None=None, overwrite=False) -> Path:
+
+
+# %% ../nbs/04_model.ipynb #b9d1347c
+@patch
+def save(self: Scorer, path, extra: Mapping|None=None, meta: Mapping|None=None, overwrite=False) -> Path:
     "Save as a bundle folder: `model.ubj`, `calibrator.json`, `extra` files, `manifest.json`."
     self._check_fitted()
     cal = {**self.calibrator.to_dict(), 'scorer': _scorer_config(self)}
     files = {'model.ubj': bytes(self.booster.save_raw('ubj')), 'calibrator.json': cal, **(extra or {})}
     return write_bundle(path, files, meta, overwrite)
 
-def _load(cls, path) -> 'Scorer':
+# %% ../nbs/04_model.ipynb #9c557bcd
+@patch(cls_method=True)
+def load(cls: Scorer, path) -> Scorer:
     "Load a bundle written by `save`, after checking every file's hash."
     manifest, blobs = read_bundle(path)
     for need in ('model.ubj', 'calibrator.json'):
@@ -703,5 +622,3 @@ def _load(cls, path) -> 'Scorer':
     self.calibrator = Calibrator.from_dict(cal); self.feature_names, self.rounds = cfg.get('feature_names'), cfg.get('rounds') or [self.booster.num_boosted_rounds()]
     self.manifest, self.files = manifest, blobs
     return self
-
-Scorer.save, Scorer.load = _save, classmethod(_load)
