@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from pydantic import AfterValidator, BaseModel, BeforeValidator, WithJsonSchema, ConfigDict, Field, create_model
 from ocr6_scoring.data import CHILD_TABLES, REQUIRED, SCHEMA, domain_range
+from ocr6_scoring.offers import MAX_OFFERS
 from ocr6_scoring.service import MAX_BATCH, Service, ServiceError
 from api.guard import BodyGuard, limits
 
@@ -122,6 +123,22 @@ class Batch(BaseModel):
 
 class WhatIf(BaseModel):
     before: Score; after: Score; overrides: dict[str, Any]
+
+class OfferChange(BaseModel):
+    field: Literal['AMT_CREDIT', 'AMT_ANNUITY', 'AMT_GOODS_PRICE']; label: str; old: Optional[float]; new: float
+
+class OfferTerm(BaseModel):
+    old: Optional[float]; new: float  # number of annuities (credit / annuity); old is None without an annuity
+
+class Offer(BaseModel):
+    kind: Literal['term', 'down payment', 'cheaper goods']
+    overrides: dict[str, float]  # what POST /clients/{id}/what-if takes to give the same probability
+    changes: list[OfferChange]; term: OfferTerm; probability: float; decision: Literal['granted']; threshold: float
+    distance: float; change: float; sentence: str  # distance: probability - threshold; change: size of the change (ocr6_scoring.offers)
+
+class CounterOffers(BaseModel):
+    id: int; probability: float; decision: Literal['granted', 'refused']; threshold: float; model_version: str
+    bounds: dict[str, Any]; offers: list[Offer]; reason: Optional[str]; candidates: int; lowest_probability: Optional[float]
 
 class Clients(BaseModel):
     items: list[int]; total: int
@@ -257,6 +274,10 @@ def create_app(service: Service|None=None, token: str|None=None) -> FastAPI:
     @app.post('/clients/{client_id}/what-if', response_model=WhatIf, dependencies=guarded, responses={**E401, **E404, **E422, **EBODY, **E503})
     def what_if(request: Request, body: WhatIfRequest, client_id: ClientId):
         return svc(request).what_if(client_id, body.overrides.model_dump(exclude_unset=True))
+
+    @app.get('/clients/{client_id}/counter-offers', response_model=CounterOffers, dependencies=guarded, responses={**E401, **E404, **E503})
+    def counter_offers(request: Request, client_id: ClientId, k: int = Query(3, ge=1, le=MAX_OFFERS)):
+        return svc(request).counter_offers(client_id, k)
 
     @app.post('/score', response_model=Score, dependencies=guarded, responses={**E401, **E422, **EBODY, **E503})
     def score_raw(request: Request, body: ScoreRequest):  # type: ignore[valid-type]

@@ -15,11 +15,13 @@ from .data import CHILD_TABLES, SCHEMA, SENTINEL_DAYS, DataError, load_tables, c
 from .cost import decide, scorecard_points, score_band
 from .tracking import Bundle
 from .explain import SINGLE_ROWS, Explainer, global_importance
+from .offers import MAX_OFFERS, Bounds, search
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['AUDIT_LOCK', 'INFO_FIELDS', 'MAX_BATCH', 'NEIGHBOUR_FEATURES', 'ServiceError', 'insert_statement', 'audit_table',
-           'create_audit_schema', 'audit_engine', 'AuditLog', 'json_value', 'info_value', 'request_hash', 'Service']
+__all__ = ['AUDIT_LOCK', 'INFO_FIELDS', 'MAX_BATCH', 'NEIGHBOUR_FEATURES', 'SIMULATION', 'ServiceError', 'insert_statement',
+           'audit_table', 'create_audit_schema', 'audit_engine', 'AuditLog', 'json_value', 'info_value', 'request_hash',
+           'Service']
 
 # %% ../nbs/09_service.ipynb #bafed057
 class ServiceError(Exception):
@@ -439,37 +441,59 @@ def similar(self: Service, client_id: int, k: int=10) -> dict:
                            for a, b, t, s in zip(nb.SK_ID_CURR, d[0], nb.TARGET, nb.SCORE)]}
 
 # %% ../nbs/09_service.ipynb #f4623563
-@patch
-def _client_tables(self: Service, client_id: int, application: Mapping) -> dict:
-    "Typed tables of one client: `application` as application_test, and the client's child rows."
-    from ocr6_scoring.data import frame_from_records
-    out = {'application_test': frame_from_records('application_test', [application])}
-    for t, rows in self._child_rows.items():
-        if t == 'bureau_balance': continue
-        out[t] = self.tables[t].iloc[rows.get(int(client_id), [])]
-    if 'bureau_balance' in self._child_rows and 'bureau' in out:
-        bb = self._child_rows['bureau_balance']
-        ix = np.concatenate([bb[b] for b in out['bureau'].SK_ID_BUREAU if b in bb] or [np.array([], 'int64')])
-        out['bureau_balance'] = self.tables['bureau_balance'].iloc[ix]
+def _copies(df: pd.DataFrame,  # rows of one client in a child table
+            n: int,  # how many copies
+            strides: Mapping[str, int],  # key column -> how far copy j shifts it (j x stride; copy 0 keeps the rows' keys)
+           ) -> pd.DataFrame:
+    "`n` copies of the rows of `df`, one after the other, copy `j` with its keys shifted by `j` strides (copy 0 is `df`)."
+    if n == 1: return df
+    out = df.iloc[np.tile(np.arange(len(df)), n)].reset_index(drop=True)
+    j = np.repeat(np.arange(n, dtype='int64'), len(df))
+    for c, s in strides.items(): out[c] = out[c].to_numpy() + j * s
     return out
+
+@patch
+def _client_tables(self: Service, client_id: int, applications: Mapping|list[Mapping]) -> dict:
+    "Typed tables of one client: `applications` (one, or a list of variants) as application_test, each with its own copy of the client's child rows."
+    from ocr6_scoring.data import frame_from_records
+    apps = [applications] if isinstance(applications, Mapping) else list(applications)
+    n, cid = len(apps), int(client_id)
+    out = {'application_test': frame_from_records('application_test', [{**a, 'SK_ID_CURR': cid + j} for j, a in enumerate(apps)])}
+    for t, rows in self._child_rows.items():
+        if t != 'bureau_balance': out[t] = _copies(self.tables[t].iloc[rows.get(cid, [])], n, {'SK_ID_CURR': 1})
+    if 'bureau_balance' in self._child_rows and 'bureau' in out:
+        own = self.tables['bureau'].iloc[self._child_rows['bureau'].get(cid, [])]
+        b, bb = own.SK_ID_BUREAU.to_numpy(), self._child_rows['bureau_balance']
+        span = int(b.max() - b.min() + 1) if len(b) else 1  # copies of the client's credits never share an SK_ID_BUREAU
+        ix = np.concatenate([bb[x] for x in b if x in bb] or [np.array([], 'int64')])
+        out['bureau'] = _copies(own, n, {'SK_ID_CURR': 1, 'SK_ID_BUREAU': span})
+        out['bureau_balance'] = _copies(self.tables['bureau_balance'].iloc[ix], n, {'SK_ID_BUREAU': span})
+    return out
+
+# %% ../nbs/09_service.ipynb #53d19ec8
+@patch
+def what_if_probabilities(self: Service, client_id: int, overrides: list[Mapping[str, Any]]) -> np.ndarray:
+    "Probabilities of a known client's application under each of `overrides` (field -> value), featurised and predicted together; not audited."
+    self._pos(client_id)
+    if not overrides: return np.zeros(0)
+    bad = sorted({f for o in overrides for f in o} - (set(SCHEMA['application_test']) - {'SK_ID_CURR'}))
+    if bad: raise ServiceError(422, f"unknown application field(s): {', '.join(bad)}")
+    base = {c: json_value(v) for c, v in self.app.loc[int(client_id)].items()}
+    try:
+        for j, o in enumerate(overrides): check_plausible(o, self.ranges, 'overrides' if len(overrides) == 1 else f'overrides[{j}]')
+        X = self.bundle.features.transform(self._client_tables(client_id, [{**base, **o} for o in overrides]), application='application_test')
+    except DataError as e: raise ServiceError(422, str(e)) from None
+    return np.asarray(self._scorer1.probability(X), dtype='float64')
 
 @patch
 def what_if(self: Service, client_id: int, overrides: Mapping[str, Any]) -> dict:
     "Score of a client before and after replacing application fields (`overrides`), both audited."
-    i = self._pos(client_id)
-    bad = sorted(set(overrides) - (set(SCHEMA['application_test']) - {'SK_ID_CURR'}))
-    if bad: raise ServiceError(422, f"unknown application field(s): {', '.join(bad)}")
-    rec = {c: json_value(v) for c, v in self.app.loc[int(client_id)].items()}
-    rec.update(overrides)
-    try:
-        check_plausible(overrides, self.ranges, 'overrides')
-        X1 = self.bundle.features.transform(self._client_tables(client_id, rec), application='application_test')
-    except DataError as e: raise ServiceError(422, str(e)) from None
-    before = self.score_dict(client_id, self.proba[i])
-    after = self.score_dict(client_id, float(self._scorer1.probability(X1)[0]))
+    p = float(self.what_if_probabilities(client_id, [overrides])[0])
+    before, after = self.score_dict(client_id, self.proba[self._pos(client_id)]), self.score_dict(client_id, p)
     self.audit.write([self._audit_row('what-if', before), self._audit_row('what-if', after, {'overrides': dict(overrides)})])
     return {'before': before, 'after': after, 'overrides': dict(overrides)}
 
+# %% ../nbs/09_service.ipynb #05b6ae54
 def _records(body: Mapping) -> dict:
     return {t: list(body[t]) for t in CHILD_TABLES if body.get(t)}
 
@@ -501,6 +525,22 @@ def score_batch(self: Service, body: Mapping) -> dict:
     items = self.score_dicts(ids, [p[pos[int(i)]] for i in ids])
     self.audit.write([self._audit_row('score-batch', s, rhash=request_hash(a)) for s, a in zip(items, apps)])
     return {'items': items}
+
+# %% ../nbs/09_service.ipynb #37b8db98
+SIMULATION = 'simulation'  # the audit log's `decision` for an answer that simulates instead of deciding (counter-offers)
+
+@patch
+def counter_offers(self: Service, client_id: int, k: int=3, bounds: Bounds|None=None) -> dict:
+    "Up to `k` changes of a refused client's credit, annuity and goods price that would be granted (`offers.search`), audited as a simulation."
+    self._pos(client_id)
+    if not 1 <= k <= MAX_OFFERS: raise ServiceError(422, f'k: between 1 and {MAX_OFFERS} offers, got {k!r}')
+    s, b = self._known_score(client_id), bounds or Bounds()
+    if s['decision'] == 'granted': r = {'offers': [], 'reason': 'already granted', 'candidates': 0, 'lowest_probability': None}
+    else: r = search(self.client(client_id)['application'], lambda ov: self.what_if_probabilities(client_id, ov), self.threshold, k, b, self.ranges)
+    note = {'decision': s['decision'], 'reason': r['reason'], 'offers': [{'overrides': o['overrides'], 'probability': o['probability']} for o in r['offers']]}
+    self.audit.write([self._audit_row('counter-offers', {**s, 'decision': SIMULATION}, note)])
+    return {'id': int(client_id), 'probability': s['probability'], 'decision': s['decision'], 'threshold': self.threshold,
+            'model_version': self.version, 'bounds': b.as_dict(), **r}
 
 # %% ../nbs/09_service.ipynb #3b49d091
 @patch
