@@ -11,10 +11,10 @@ from functools import lru_cache
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['SCHEMA', 'TABLES', 'APPLICATION_TABLES', 'CHILD_TABLES', 'DTYPES', 'REQUIRED', 'UNIQUE', 'SENTINEL_DAYS', 'WIDEN',
-           'DataError', 'DataWarning', 'coerce_frame', 'read_table', 'find_table', 'check_unique', 'check_target',
-           'load_tables', 'columns_from_records', 'frame_from_records', 'domain_range', 'plausible_ranges',
-           'check_plausible', 'load_descriptions', 'summarise']
+__all__ = ['SCHEMA', 'TABLES', 'APPLICATION_TABLES', 'CHILD_TABLES', 'DTYPES', 'REQUIRED', 'UNIQUE', 'SENTINEL_DAYS',
+           'CACHE_BYTES', 'WIDEN', 'DataError', 'DataWarning', 'coerce_frame', 'read_table', 'find_table',
+           'check_unique', 'check_target', 'load_tables', 'columns_from_records', 'frame_from_records', 'domain_range',
+           'plausible_ranges', 'check_plausible', 'load_descriptions', 'summarise']
 
 # %% ../nbs/00_data.ipynb #ed926ba8
 _SCHEMA_SRC = {
@@ -252,6 +252,25 @@ def check_target(df: pd.DataFrame, source='application_train'):
         raise DataError(f"{source}: column TARGET must be 0 or 1, found {_show(t.iloc[i])} at row {i + 1} "
                         f"({int(bad.sum())} bad in all)")
 
+# %% ../nbs/00_data.ipynb #04db7dac
+CACHE_BYTES = 256 * 2**20  # files read are kept in memory while they take at most this much disk in all
+_CACHE: dict[tuple, tuple[int, pd.DataFrame]] = {}  # (path, table, size, mtime) -> (size, checked frame), oldest first
+
+def _read_checked(path: Path, table: str) -> pd.DataFrame:
+    "`read_table` and the checks of `table`; a copy from memory when the same small file was read before."
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), table, st.st_size, st.st_mtime_ns)
+    if key in _CACHE: return _CACHE[key][1].copy()
+    df = read_table(path, table)
+    check_unique(df, table, Path(path).name)
+    if table == 'application_train': check_target(df, Path(path).name)
+    for k in [k for k in _CACHE if k[:2] == key[:2]]: del _CACHE[k]  # an older version of this file
+    if st.st_size <= CACHE_BYTES:
+        _CACHE[key] = (st.st_size, df)
+        while sum(n for n, _ in _CACHE.values()) > CACHE_BYTES: del _CACHE[next(iter(_CACHE))]
+        return df.copy()
+    return df
+
 # %% ../nbs/00_data.ipynb #97009340
 def load_tables(data_dir: str|Path,  # folder with Kaggle's file names
                 tables: Iterable[str]|None=None,  # which tables to read (default: all present)
@@ -268,14 +287,7 @@ def load_tables(data_dir: str|Path,  # folder with Kaggle's file names
         if found[t] is None: raise DataError(f"{data_dir}: required file {t}.csv (or {t}.parquet) is missing")
     if not any(found.get(t) for t in APPLICATION_TABLES) and not any(find_table(data_dir, t) for t in APPLICATION_TABLES):
         raise DataError(f"{data_dir}: no application file (application_train.csv or application_test.csv)")
-    out = {}
-    for t in want:
-        if found[t] is None: continue
-        df = read_table(found[t], t)
-        check_unique(df, t, found[t].name)
-        if t == 'application_train': check_target(df, found[t].name)
-        out[t] = df
-    return out
+    return {t: _read_checked(found[t], t) for t in want if found[t] is not None}
 
 # %% ../nbs/00_data.ipynb #ad06ac2a
 _NUMBER = (bool, int, float, np.bool_, np.integer, np.floating)

@@ -79,3 +79,17 @@ def test_summary_counts_orphans(sample_dir):
     assert s.loc['application_train', 'rows'] == 1000
     assert s.loc['bureau', 'applicants'] == 734 or s.loc['bureau', 'applicants'] > 0
     assert s.loc['bureau', 'orphan rows'] > 0
+
+
+def test_load_tables_reads_a_changed_file_again(tmp_path):
+    "A folder read twice in one process comes from memory, unless a file changed (size or modification time)."
+    import os
+    from ocr6_scoring.synth import synthesize
+    from ocr6_scoring.data import load_tables, find_table
+    synthesize(tmp_path/'d', n_clients=300, seed=1, progress=False)
+    first = load_tables(tmp_path/'d', ['application_train'])['application_train']
+    p = find_table(tmp_path/'d', 'application_train')
+    df = first.iloc[:-10]
+    df.to_parquet(p, index=False) if p.suffix == '.parquet' else df.to_csv(p, index=False)
+    os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10**9))
+    assert len(load_tables(tmp_path/'d', ['application_train'])['application_train']) == len(first) - 10
