@@ -36,10 +36,13 @@ def cmd_synth(args):
     "Write a synthetic Home Credit data folder (all 8 files) for demos and benchmarks."
     from ocr6_scoring.synth import synthesize
     s = synthesize(args.out, n_clients=args.n_clients, seed=args.seed, fmt=args.format, drift=args.drift,
-                   force=args.force, progress=not args.quiet)
+                   force=args.force, progress=not args.quiet, concept_drift=args.concept_drift, new_labels=args.write_new_labels)
     print(f"Wrote {Path(args.out).resolve()}: " + ', '.join(f'{k} {v:,}' for k, v in s['rows'].items()))
+    if s.get('new_labels'):
+        print(f"The new applicants' true labels (for checking estimates only; never read by training or serving): {s['new_labels']}")
     return 0
 
+# %% ../nbs/11_cli.ipynb #eeedd5bb
 def _class_weight(v: str):
     if v in ('none', 'None', ''): return None
     if v == 'balanced': return v
@@ -55,6 +58,7 @@ def _config(args):
     return TrainConfig(**{**PROFILES[args.profile], **given}, fn_cost=args.fn_cost, fp_cost=args.fp_cost, calibration=args.calibration,
                        seed=args.seed, score=args.score, loss=args.loss)
 
+# %% ../nbs/11_cli.ipynb #b7de122e
 def cmd_train(args):
     "Train a scorer on application_train (+ child tables) and write a model bundle."
     from ocr6_scoring.tracking import train_bundle, track
@@ -75,6 +79,7 @@ def cmd_train(args):
           f"approval rate on the holdout {100 * h['approval_rate']:.1f} %")
     return 0
 
+# %% ../nbs/11_cli.ipynb #b7ec0260
 import ocr6_scoring
 REPO = Path(ocr6_scoring.__file__).resolve().parents[1]  # editable install: the repository (notebooks, scripts)
 TRAIN_NOTEBOOK = REPO/'nbs'/'train.ipynb'
@@ -86,6 +91,7 @@ def _notebook_parameters(path) -> set[str]:
     if cell is None: raise DataError(f'{path}: no cell tagged "parameters"')
     return {t.id for n in ast.parse(cell.source).body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
 
+# %% ../nbs/11_cli.ipynb #44b25815
 def _train_papermill(args, cfg, uri):
     "Execute nbs/train.ipynb with papermill (outside nbs/), then log the executed notebook to its MLflow run."
     import papermill as pm, json, time, dataclasses
@@ -106,6 +112,7 @@ def _train_papermill(args, cfg, uri):
     if r.get('promotion'): print(f"{r['promotion']['reason']} -> {'promoted to champion' if r['promotion']['promoted'] else 'champion unchanged'}")
     return 0
 
+# %% ../nbs/11_cli.ipynb #4c89936e
 def cmd_score(args):
     "Score application_test of a data folder with a model bundle: SK_ID_CURR,probability,decision."
     from ocr6_scoring.tracking import score_folder
@@ -114,15 +121,18 @@ def cmd_score(args):
     print(f"Scored {len(res):,} applicants -> {Path(args.out).resolve()} ({n_ref:,} refused, {len(res) - n_ref:,} granted)")
     return 0
 
-# %% ../nbs/11_cli.ipynb #44b25815
+# %% ../nbs/11_cli.ipynb #f1b7013e
 def cmd_drift(args):
-    "Compare new applicants with the training ones: PSI of every column (and of the score with --model), evidently HTML report."
+    "Compare new applicants with the training ones: PSI of every column (and of the score with --model), evidently HTML report; with --model, the estimated performance on them."
     from ocr6_scoring.drift import drift_report
-    s = drift_report(args.reference, args.current, args.out, bundle=args.model, top=args.top, max_rows=args.max_rows)
+    s = drift_report(args.reference, args.current, args.out, bundle=args.model, top=args.top, max_rows=args.max_rows,
+                     cost_margin=args.cost_margin)
     print(f"Drift report: {Path(args.out).resolve()} (+ {Path(args.out).with_suffix('.json').name})")
     print(s['line'])
+    if s.get('performance'): print(s['performance']['sentence'])
     return 0
 
+# %% ../nbs/11_cli.ipynb #61b363c0
 def is_loopback(host: str) -> bool:
     "Whether `host` is reachable from this machine only (localhost, 127.0.0.0/8, ::1)."
     import ipaddress
@@ -130,6 +140,7 @@ def is_loopback(host: str) -> bool:
     try: return ipaddress.ip_address(host).is_loopback
     except ValueError: return False
 
+# %% ../nbs/11_cli.ipynb #cfd655ca
 def cmd_serve(args):
     "Serve the scoring API (FastAPI + uvicorn, --workers processes) on a verified bundle and the clients of a data folder."
     import uvicorn
@@ -158,6 +169,7 @@ def cmd_serve(args):
         if callable(hup): signal.signal(signal.SIGHUP, hup)
     return 0
 
+# %% ../nbs/11_cli.ipynb #b866ee47
 def cmd_dashboard(args):
     "Serve the advisers' dashboard (Voilà) against a running API."
     from ocr6_scoring.dashboard import dashboard_command
@@ -332,29 +344,35 @@ def cmd_demo(args):
             print('\nStopping...', flush=True); return 0
 
 # %% ../nbs/11_cli.ipynb #fa7809a4
-PROFILE_NAMES = ('smoke', 'quick', 'standard', 'full')  # the keys of tracking.PROFILES, named here so that `ocr6 --help` needs no model code
-
-def build_parser() -> argparse.ArgumentParser:
-    "The `ocr6` argument parser with all its sub-commands."
-    p = argparse.ArgumentParser(prog='ocr6', description='Credit scoring on Home Credit data: '
-                                'data, model, decisions and explanations.')
-    p.add_argument('--version', action='version', version=f'ocr6_scoring {__version__}')
-    sub = p.add_subparsers(dest='command', metavar='COMMAND')
+def _add_summary(sub):
+    "The `summary` sub-command's arguments."
     s = sub.add_parser('summary', help='summarise a data folder (tables, rows, default rate)',
                        description=cmd_summary.__doc__)
     s.add_argument('--data-dir', required=True, help='folder with Kaggle file names (CSV or Parquet)')
     s.set_defaults(func=cmd_summary)
 
+# %% ../nbs/11_cli.ipynb #1e97f504
+def _add_synth(sub):
+    "The `synth` sub-command's arguments."
     s = sub.add_parser('synth', help='write a synthetic Home Credit data folder', description=cmd_synth.__doc__)
     s.add_argument('--out', required=True, help='output folder (must be absent or empty unless --force)')
     s.add_argument('--n-clients', type=int, default=None, help='training applicants (default: demo size)')
     s.add_argument('--seed', type=int, default=0)
     s.add_argument('--format', choices=['csv', 'parquet'], default='csv')
     s.add_argument('--drift', type=float, default=0.0, help='strength of the shift of the new applicants (0 = none, 1 = clear)')
+    s.add_argument('--concept-drift', type=float, default=0.0,
+                   help="strength of the shift of the relation between the new applicants' values and their risk (0 = none); changes their labels only")
+    s.add_argument('--write-new-labels', action='store_true',
+                   help="also write the new applicants' true labels to a file of their own beside the data (synth.NEW_LABELS_FILE; never read by training or serving)")
     s.add_argument('--force', action='store_true', help='replace a non-empty output folder')
     s.add_argument('--quiet', action='store_true', help='no progress bars')
     s.set_defaults(func=cmd_synth, interrupted='nothing was written')  # it writes into a temporary folder, removed on any error
 
+# %% ../nbs/11_cli.ipynb #dde7578b
+PROFILE_NAMES = ('smoke', 'quick', 'standard', 'full')  # the keys of tracking.PROFILES, named here so that `ocr6 --help` needs no model code
+
+def _add_train(sub):
+    "The `train` sub-command's arguments."
     s = sub.add_parser('train', help='train a scorer and write a model bundle', description=cmd_train.__doc__)
     s.add_argument('--data-dir', required=True, help='folder with application_train (+ child tables)')
     s.add_argument('--out', required=True, help='model bundle folder to write')
@@ -382,21 +400,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--quiet', action='store_true', help='no progress bars')
     s.set_defaults(func=cmd_train, interrupted='no bundle was written')  # written last, into a temporary folder renamed when complete
 
+# %% ../nbs/11_cli.ipynb #87023b6c
+def _add_score(sub):
+    "The `score` sub-command's arguments."
     s = sub.add_parser('score', help='score application_test of a folder with a bundle', description=cmd_score.__doc__)
     s.add_argument('--model', required=True, help='model bundle folder')
     s.add_argument('--data-dir', required=True, help='folder with application_test (+ child tables)')
     s.add_argument('--out', required=True, help='predictions CSV to write')
     s.set_defaults(func=cmd_score)
 
+# %% ../nbs/11_cli.ipynb #00cda7fc
+def _add_drift(sub):
+    "The `drift` sub-command's arguments."
     s = sub.add_parser('drift', help='data-drift report: new applicants vs training ones', description=cmd_drift.__doc__)
     s.add_argument('--reference', required=True, help='data folder of the training applicants')
     s.add_argument('--current', required=True, help='data folder of the new applicants (its application_test)')
     s.add_argument('--out', required=True, help='HTML report to write (a .json summary is written beside it)')
-    s.add_argument('--model', default=None, help='model bundle: adds the drift of the score and of the model features')
+    s.add_argument('--model', default=None, help='model bundle: adds the drift of the score and of the model features, and the estimated performance on the new applicants')
     s.add_argument('--top', type=int, default=20, help='columns shown in the evidently report')
     s.add_argument('--max-rows', type=int, default=5000, help='rows of each side sampled for evidently')
+    s.add_argument('--cost-margin', type=float, default=None,
+                   help="with --model: alert when the estimated cost per client exceeds the holdout's by more than this share (default: performance.COST_MARGIN)")
     s.set_defaults(func=cmd_drift)
 
+# %% ../nbs/11_cli.ipynb #24657bca
+def _add_serve(sub):
+    "The `serve` sub-command's arguments."
     s = sub.add_parser('serve', help='serve the scoring API', description=cmd_serve.__doc__)
     s.add_argument('--model', default=None, help='model bundle folder (default: the champion of the MLflow registry)')
     s.add_argument('--data-dir', required=True, help='folder whose application_test (+ child tables) are the clients')
@@ -410,12 +439,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--log-level', default='warning')
     s.set_defaults(func=cmd_serve)
 
+# %% ../nbs/11_cli.ipynb #4f15b768
+def _add_dashboard(sub):
+    "The `dashboard` sub-command's arguments."
     s = sub.add_parser('dashboard', help="serve the advisers' dashboard (Voilà)", description=cmd_dashboard.__doc__)
     s.add_argument('--api-url', default='http://127.0.0.1:8000', help='root URL of the scoring API')
     s.add_argument('--host', default='127.0.0.1', help='address to listen on (other than loopback: behind an authenticating proxy)')
     s.add_argument('--port', type=int, default=8866)
     s.set_defaults(func=cmd_dashboard)
 
+# %% ../nbs/11_cli.ipynb #c0903873
+def _add_demo(sub):
+    "The `demo` sub-command's arguments."
     s = sub.add_parser('demo', help='everything on the embedded default: data, champion, docs, API, dashboard, MLflow UI', description=cmd_demo.__doc__)
     s.add_argument('--data-dir', default=None, help=f'Kaggle data folder (default: synthetic data in {DEMO_DIR}, generated if absent)')
     s.add_argument('--work-dir', default='runs/demo', help='MLflow database, drift report and service logs')
@@ -431,8 +466,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument('--seed', type=int, default=0)
     s.add_argument('--quiet', action='store_true', help='no progress bars')
     s.set_defaults(func=cmd_demo)
+
+# %% ../nbs/11_cli.ipynb #6a71650e
+def build_parser() -> argparse.ArgumentParser:
+    "The `ocr6` argument parser with all its sub-commands."
+    p = argparse.ArgumentParser(prog='ocr6', description='Credit scoring on Home Credit data: '
+                                'data, model, decisions and explanations.')
+    p.add_argument('--version', action='version', version=f'ocr6_scoring {__version__}')
+    sub = p.add_subparsers(dest='command', metavar='COMMAND')
+    for add in (_add_summary, _add_synth, _add_train, _add_score, _add_drift, _add_serve, _add_dashboard, _add_demo): add(sub)
     return p
 
+# %% ../nbs/11_cli.ipynb #16ab1ce1
 def main(argv: list[str]|None=None) -> int:
     "Entry point of the `ocr6` console script; returns the exit status."
     p = build_parser()

@@ -9,6 +9,8 @@ from pathlib import Path
 from collections.abc import Mapping, Sequence
 import numpy as np, pandas as pd
 from .data import load_tables, SCHEMA, APPLICATION_TABLES, CHILD_TABLES, DataError
+from .cost import OKABE_ITO
+from .performance import COST_MARGIN, estimate_for_bundle, estimate_table
 
 # %% auto #0
 __all__ = ['PSI_BINS', 'PSI_EPS', 'PSI_WATCH', 'PSI_ACT', 'BANDS', 'SCORE', 'psi_band', 'psi_from_shares', 'psi_bins', 'psi',
@@ -191,6 +193,71 @@ def _insert_after_body(page: str, block: str) -> str:
     return page[:m.end()] + block + page[m.end():] if m else block + page
 
 # %% ../nbs/08_drift.ipynb #15713b18
+def _performance_section(perf: dict) -> str:
+    "The estimated performance on the new applicants (sentence, table, what it assumes), as an HTML block for the top of the report."
+    colour = OKABE_ITO['vermillion'] if perf['alert'] else OKABE_ITO['bluish_green']
+    ref = f"the training run's {perf['reference_n']:,} held-out applicants" if perf.get('reference_n') else 'none in the bundle'
+    notes = (f"Estimated without labels from the model's calibrated probabilities of {perf['n']:,} new applicants: "
+             f"{perf['n_draws']:,} draws of their labels, each applicant defaulting with their probability; the band holds "
+             f"{perf['level']:.0%} of the draws. Threshold {perf['threshold']:.3f}; a granted default costs {perf['fn_cost']:g}, "
+             f"a refused good client {perf['fp_cost']:g}. Holdout: {ref}. The estimate holds while the probabilities stay "
+             "calibrated on the new applicants: a change in the relation between their characteristics and their risk "
+             "(concept drift) does not show in it; only their repayments will tell.")
+    tab = estimate_table(perf).to_html(index=False, border=0, classes='ocr6-psi')
+    return ('<section id="ocr6-performance" style="font-family:sans-serif;margin:1em 2em">'
+            '<h1>Estimated performance on the new applicants</h1>'
+            f'<p style="border-left:4px solid {colour};padding-left:8px"><strong>{html.escape(perf["sentence"])}</strong></p>'
+            f'{tab}<p>{html.escape(notes)}</p></section>')
+
+# %% ../nbs/08_drift.ipynb #25eccc8f
+def _read_sides(reference_dir, current_dir, bundle) -> tuple:
+    "(reference tables, its application table's name and rows, current tables, name, rows): all tables with a bundle, else the applications."
+    want = None if bundle is not None else list(APPLICATION_TABLES)
+    ref_tabs = load_tables(reference_dir, tables=want)
+    cur_tabs = ref_tabs if Path(current_dir).resolve() == Path(reference_dir).resolve() else load_tables(current_dir, tables=want)
+    rn, ra = _pick_app(ref_tabs, ('application_train', 'application_test'), reference_dir)
+    cn, ca = _pick_app(cur_tabs, ('application_test', 'application_train'), current_dir)
+    return ref_tabs, rn, ra, cur_tabs, cn, ca
+
+# %% ../nbs/08_drift.ipynb #a27b103b
+def _model_parts(bundle, ref_tabs: Mapping, rn: str, ra: pd.DataFrame, cur_tabs: Mapping, cn: str, ca: pd.DataFrame,
+                 top: int, max_applicants: int, n_bins: int, seed: int) -> tuple[list, pd.DataFrame, pd.DataFrame, np.ndarray]:
+    "(PSI tables of features and score, evidently's reference and current columns, the current applicants' scores)."
+    from ocr6_scoring.explain import Explainer, column_info
+    fb, sc = bundle.features, bundle.scorer
+    rs, cs = _sample(ra, max_applicants, seed), _sample(ca, max_applicants, seed)
+    Xr = fb.transform(_tables_for(rn, rs, ref_tabs), application=rn)
+    Xc = fb.transform(_tables_for(cn, cs, cur_tabs), application=cn)
+    info = column_info(fb.columns, fb)
+    eng = [c for c, oh in zip(info.column, info.onehot) if not oh and c not in SCHEMA['application_test']]
+    score_r, score_c = pd.DataFrame({SCORE: sc.probability(Xr)}), pd.DataFrame({SCORE: sc.probability(Xc)})
+    parts = [psi_table(Xr, Xc, eng, 'feature', n_bins), psi_table(score_r, score_c, [SCORE], 'score', n_bins)]
+    contrib = Explainer(sc, fb).contributions(_sample(Xr, 2000, seed), grouped=False)
+    imp = pd.Series(np.abs(contrib.values).mean(0), index=contrib.names).sort_values(ascending=False, kind='stable')
+    ev = [c for c in imp.index[:top] if imp[c] > 0]
+    ev_ref, ev_cur = Xr[ev].assign(**{SCORE: score_r[SCORE].to_numpy()}), Xc[ev].assign(**{SCORE: score_c[SCORE].to_numpy()})
+    return parts, ev_ref, ev_cur, score_c[SCORE].to_numpy()
+
+def _performance(bundle, scores: np.ndarray, margin: float|None, seed: int) -> dict|None:
+    "The estimated performance of a bundle with a threshold on the scored new applicants (None for a model without one)."
+    if getattr(bundle, 'threshold', None) is None: return None
+    return estimate_for_bundle(bundle, scores, COST_MARGIN if margin is None else margin, seed=seed)
+
+# %% ../nbs/08_drift.ipynb #d26e01f0
+def _replace_text(path: Path, text: str):
+    "Write `text` to `path` through a temporary file renamed over it."
+    tmp = path.with_name(f'.{path.name}.tmp')
+    tmp.write_text(text, encoding='utf-8'); tmp.replace(path)
+
+def _write_html(out_html: Path, snap, block: str):
+    "The evidently page of `snap` with `block` at the top of its body."
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_html.with_name(f'.{out_html.name}.tmp')
+    snap.save_html(str(tmp))
+    page = _insert_after_body(tmp.read_text(encoding='utf-8'), block)
+    tmp.write_text(page, encoding='utf-8'); tmp.replace(out_html)
+
+# %% ../nbs/08_drift.ipynb #ec0d4c4f
 def drift_report(reference_dir,  # data folder of the reference (training) applicants
                  current_dir,  # data folder of the new applicants
                  out_html,  # the report to write; its `.json` sibling is written too
@@ -200,53 +267,31 @@ def drift_report(reference_dir,  # data folder of the reference (training) appli
                  max_applicants: int=20_000,  # applicants of each side whose features are built (with a bundle)
                  n_bins: int=PSI_BINS,  # quantile bins of the PSI
                  seed: int=0,
+                 cost_margin: float|None=None,  # alert when the estimated cost per client exceeds the holdout's by more than this share (None: `performance.COST_MARGIN`)
                 ) -> dict:
-    "Write an evidently data-drift report (HTML + JSON) with PSI of the score and every feature; return the summary."
+    "Write an evidently data-drift report (HTML + JSON) with PSI of the score and every feature, and the estimated performance; return the summary."
     t0 = time.perf_counter()
     bundle = _load_bundle(bundle)
-    want = None if bundle is not None else list(APPLICATION_TABLES)
-    ref_tabs = load_tables(reference_dir, tables=want)
-    cur_tabs = ref_tabs if Path(current_dir).resolve() == Path(reference_dir).resolve() else load_tables(current_dir, tables=want)
-    rn, ra = _pick_app(ref_tabs, ('application_train', 'application_test'), reference_dir)
-    cn, ca = _pick_app(cur_tabs, ('application_test', 'application_train'), current_dir)
+    ref_tabs, rn, ra, cur_tabs, cn, ca = _read_sides(reference_dir, current_dir, bundle)
     app_cols = [c for c in SCHEMA['application_test'] if c != 'SK_ID_CURR' and c in ra.columns and c in ca.columns]
-    parts = [psi_table(ra, ca, app_cols, 'application', n_bins)]
-    ev_ref = ev_cur = None
+    parts, perf = [psi_table(ra, ca, app_cols, 'application', n_bins)], None
     if bundle is not None:
-        from ocr6_scoring.explain import Explainer, column_info
-        fb, sc = bundle.features, bundle.scorer
-        rs, cs = _sample(ra, max_applicants, seed), _sample(ca, max_applicants, seed)
-        Xr = fb.transform(_tables_for(rn, rs, ref_tabs), application=rn)
-        Xc = fb.transform(_tables_for(cn, cs, cur_tabs), application=cn)
-        info = column_info(fb.columns, fb)
-        eng = [c for c, oh in zip(info.column, info.onehot) if not oh and c not in SCHEMA['application_test']]
-        parts.append(psi_table(Xr, Xc, eng, 'feature', n_bins))
-        score_r, score_c = pd.DataFrame({SCORE: sc.probability(Xr)}), pd.DataFrame({SCORE: sc.probability(Xc)})
-        parts.append(psi_table(score_r, score_c, [SCORE], 'score', n_bins))
-        contrib = Explainer(sc, fb).contributions(_sample(Xr, 2000, seed), grouped=False)
-        imp = pd.Series(np.abs(contrib.values).mean(0), index=contrib.names).sort_values(ascending=False, kind='stable')
-        ev_cols = [c for c in imp.index[:top] if imp[c] > 0]
-        ev_ref, ev_cur = Xr[ev_cols].assign(**{SCORE: score_r[SCORE].to_numpy()}), Xc[ev_cols].assign(**{SCORE: score_c[SCORE].to_numpy()})
-        ev_cols = [*ev_cols, SCORE]
+        more, ev_ref, ev_cur, scores = _model_parts(bundle, ref_tabs, rn, ra, cur_tabs, cn, ca, top, max_applicants, n_bins, seed)
+        parts += more
+        perf = _performance(bundle, scores, cost_margin, seed)
     table = pd.concat(parts, ignore_index=True).sort_values('psi', ascending=False, kind='stable').reset_index(drop=True)
-    if bundle is None:
-        ev_cols = table.column.head(top).tolist()
-        ev_ref, ev_cur = ra[ev_cols], ca[ev_cols]
+    if bundle is None: ev_ref, ev_cur = ra[table.column.head(top).tolist()], ca[table.column.head(top).tolist()]
+    ev_cols = list(ev_ref.columns)
     summary = drift_summary(table)
     snap = evidently_snapshot(ev_ref, ev_cur, ev_cols, max_rows, seed)
-    out_html = Path(out_html); out_html.parent.mkdir(parents=True, exist_ok=True)
-    out_json = out_html.with_suffix('.json')
+    out_html = Path(out_html); out_json = out_html.with_suffix('.json')
     settings = {'reference': f'{Path(reference_dir)} ({rn}, {len(ra):,} applicants)',
                 'current': f'{Path(current_dir)} ({cn}, {len(ca):,} applicants)', 'n_bins': n_bins, 'eps': PSI_EPS,
                 'max_rows': max_rows, 'max_applicants': max_applicants, 'top': top, 'seed': seed,
                 'evidently_columns': ev_cols, 'model_version': getattr(bundle, 'version', None) if bundle is not None else None}
-    tmp = out_html.with_name(f'.{out_html.name}.tmp')
-    snap.save_html(str(tmp))
-    page = _insert_after_body(tmp.read_text(encoding='utf-8'), _html_section(summary, table, settings))
-    tmp.write_text(page, encoding='utf-8'); tmp.replace(out_html)
+    _write_html(out_html, snap, (_performance_section(perf) if perf else '') + _html_section(summary, table, settings))
     summary = {**summary, 'html': str(out_html), 'json': str(out_json), 'seconds': round(time.perf_counter() - t0, 1)}
-    doc = {'summary': summary, 'psi': table.to_dict(orient='records'), 'settings': settings,
+    doc = {'summary': summary, 'performance': perf, 'psi': table.to_dict(orient='records'), 'settings': settings,
            'evidently': json.loads(snap.json())}
-    tmp = out_json.with_name(f'.{out_json.name}.tmp')
-    tmp.write_text(json.dumps(_json_clean(doc), indent=1), encoding='utf-8'); tmp.replace(out_json)
-    return summary
+    _replace_text(out_json, json.dumps(_json_clean(doc), indent=1))
+    return {**summary, 'performance': perf}

@@ -11,14 +11,15 @@ import numpy as np, pandas as pd
 from scipy.special import ndtr, ndtri  # standard normal cdf and its inverse (scipy comes with scikit-learn)
 import pyarrow as pa, pyarrow.csv as pa_csv, pyarrow.parquet as pq
 from tqdm import tqdm
-from .data import SCHEMA, TABLES, DTYPES, SENTINEL_DAYS, DataError
+from .data import SCHEMA, TABLES, APPLICATION_TABLES, DTYPES, SENTINEL_DAYS, DataError
 
 # %% auto #0
 __all__ = ['DEMO_N_CLIENTS', 'FULL_N_TRAIN', 'FULL_N_TEST', 'CHUNK_SIZE', 'FORMATS', 'DRIFTED_COLUMNS', 'APP_LEVELS',
            'APP_COUNTS', 'APP_RATES', 'DOCUMENT_RATES', 'APP_QUANTILES', 'BUREAU_LEVELS', 'BUREAU_QUANTILES',
            'PREV_GROUPS', 'PREV_LEVELS', 'PREV_SIMPLE_LEVELS', 'PREV_STATUS', 'PREV_CNT_PAYMENT', 'PREV_QUANTILES',
-           'POS_LEVELS', 'CARD_LEVELS', 'MISSING', 'RISK_INTERCEPT', 'EDUCATION_EFFECT', 'default_n_test',
-           'planted_logit', 'generate', 'synthesize', 'format_summary']
+           'POS_LEVELS', 'CARD_LEVELS', 'MISSING', 'RISK_INTERCEPT', 'EXT_EFFECTS', 'EDUCATION_EFFECT', 'CONCEPT_SHIFT',
+           'CONCEPT_EXT_LOSS', 'NEW_LABELS_FILE', 'default_n_test', 'planted_logit', 'concept_logit', 'generate',
+           'synthesize', 'format_summary']
 
 # %% ../nbs/01_synth.ipynb #b4228afa
 DEMO_N_CLIENTS = 20_000  # default number of training applicants: trains in about a minute on 2 cores
@@ -887,6 +888,7 @@ def _hide_card(rng,  # the chunk's random stream
 
 # %% ../nbs/01_synth.ipynb #bd93a70e
 RISK_INTERCEPT = -4.3  # beta_0 of the planted logit: about 8 % defaults
+EXT_EFFECTS = {'ext1': 0.24, 'ext2': 0.27, 'ext3': 0.31}  # log-odds lost per unit of normal score of EXT_SOURCE_1, 2, 3
 EDUCATION_EFFECT = {'Lower secondary': 0.25, 'Secondary / secondary special': 0.0, 'Incomplete higher': -0.1,
                     'Higher education': -0.25}
 
@@ -896,7 +898,7 @@ def planted_logit(d: dict) -> np.ndarray:
     "Planted log-odds of default from the true risk drivers `d` (arrays, one value per applicant; see above)."
     age, emp = d['age'], d['years_employed']
     return (RISK_INTERCEPT
-            - 0.24 * d['ext1'] - 0.27 * d['ext2'] - 0.31 * d['ext3']
+            - EXT_EFFECTS['ext1'] * d['ext1'] - EXT_EFFECTS['ext2'] * d['ext2'] - EXT_EFFECTS['ext3'] * d['ext3']
             + 0.2 * _relu(-d['ext2'] - 0.8) ** 2 + 0.2 * _relu(-d['ext3'] - 0.8) ** 2 + 0.3 * (age < 32) * _relu(-d['ext3'])
             + 0.6 * np.exp(-(age - 21) / 6) - 0.012 * (age - 43)
             + 0.5 * np.exp(-np.nan_to_num(emp, nan=np.inf) / 1.5) - 0.1 * d['pensioner']
@@ -917,7 +919,26 @@ def _drivers(c: dict, lat: dict, agg: dict) -> dict:
                 bureau_debt_income=agg['bureau_debt'] / income, refused=agg['refused'], late_share=agg['late_share'],
                 short_share=agg['short_share'], pos_dpd_share=agg['pos_dpd_share'], card_util=agg['card_util'])
 
+# %% ../nbs/01_synth.ipynb #c54838dd
+CONCEPT_SHIFT = 0.5  # rise of the new applicants' log-odds per unit of `concept_drift`
+CONCEPT_EXT_LOSS = 0.5  # share of the external scores' effect (`EXT_EFFECTS`) lost per unit of `concept_drift`
+
+def concept_logit(logit: np.ndarray,  # planted log-odds of the new applicants (`planted_logit`)
+                  d: dict,  # their risk drivers (as `planted_logit` takes them)
+                  concept_drift: float,  # strength: 0 none, 1 external scores count half and odds x1.65
+                 ) -> np.ndarray:
+    "Log-odds of default of new applicants whose relation between characteristics and risk has moved."
+    if not concept_drift: return logit
+    ext = sum(w * d[k] for k, w in EXT_EFFECTS.items())
+    return logit + concept_drift * (CONCEPT_SHIFT + CONCEPT_EXT_LOSS * ext)
+
 # %% ../nbs/01_synth.ipynb #e0ac0aac
+def _strength(x, name: str) -> float:
+    "A shift's strength as a float >= 0, or a `DataError` naming the argument."
+    ok = isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+    if not ok or not math.isfinite(x) or x < 0: raise DataError(f"{name} must be a number >= 0, got {x!r}")
+    return float(x)
+
 def _check(n_clients, seed, drift, n_test) -> tuple[int, int, float, int]:
     "Validated (n_clients, seed, drift, n_test), or a `DataError` saying which argument is wrong and why (None: defaults)."
     def whole(x, name, low):
@@ -927,10 +948,9 @@ def _check(n_clients, seed, drift, n_test) -> tuple[int, int, float, int]:
     n_clients = DEMO_N_CLIENTS if n_clients is None else whole(n_clients, 'n_clients', 1)
     seed = whole(seed, 'seed', 0)
     n_test = default_n_test(n_clients) if n_test is None else whole(n_test, 'n_test', 0)
-    ok = isinstance(drift, (int, float, np.integer, np.floating)) and not isinstance(drift, bool)
-    if not ok or not math.isfinite(drift) or drift < 0: raise DataError(f"drift must be a number >= 0, got {drift!r}")
-    return n_clients, seed, float(drift), n_test
+    return n_clients, seed, _strength(drift, 'drift'), n_test
 
+# %% ../nbs/01_synth.ipynb #6a389505
 def _ids_plan(n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     "SK_ID_CURR of training and test applicants: one range from 100001, test ids at random places."
     if n_test == 0: return 100002 + np.arange(n_train), np.arange(0)
@@ -942,31 +962,60 @@ def _ids_plan(n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndar
 def _empty(table: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=DTYPES[k]) for c, k in SCHEMA[table].items()})
 
-def _chunks(n_clients: int, seed: int, drift: float, n_test: int) -> Iterator[tuple[str, dict, np.ndarray | None]]:
-    "Yield (part, {table: frame}, planted probabilities or None) chunk by chunk: training applicants, then test."
+# %% ../nbs/01_synth.ipynb #07dd2db0
+def _chunk(rng,  # the chunk's random stream
+           ids: np.ndarray,  # SK_ID_CURR of its applicants
+           test: bool,  # new applicants (application_test) rather than training ones
+           drift: float,  # covariate shift of the new applicants (`DRIFTED_COLUMNS`)
+           concept: float,  # concept drift of the new applicants (`concept_logit`)
+           force: bool,  # the part's first chunk: every category level appears
+           next_b: int, next_p: int,  # next free SK_ID_BUREAU and SK_ID_PREV
+          ) -> tuple[dict, np.ndarray, np.ndarray, int, int]:
+    "One chunk: ({table: frame}, planted probabilities, drawn labels, next free SK_ID_BUREAU, SK_ID_PREV)."
+    c, lat = _applicants(rng, ids, test, drift, force)
+    b, bb, agg_b, next_b = _bureau(rng, c, lat, next_b, force)
+    p, loans, agg_p, next_p = _previous(rng, c, lat, next_p, force)
+    pos, inst, cc, agg_x = _behaviour(rng, c, lat, loans, force)
+    d = _drivers(c, lat, {**agg_b, **agg_p, **agg_x})
+    prob = _sigmoid(concept_logit(planted_logit(d), d, concept if test else 0.0))
+    if not test:
+        y = rng.random(len(prob)) < prob
+        c['TARGET'] = y.astype(float)
+    _hide_applicants(rng, c, lat, test, drift)
+    if test: y = rng.random(len(prob)) < prob  # drawn last: no value written depends on it
+    k = 'application_test' if test else 'application_train'
+    tables = {k: _frame(k, c), 'bureau': _frame('bureau', b), 'bureau_balance': _frame('bureau_balance', bb),
+              'previous_application': _frame('previous_application', p), 'POS_CASH_balance': _frame('POS_CASH_balance', pos),
+              'installments_payments': _frame('installments_payments', inst), 'credit_card_balance': _frame('credit_card_balance', cc)}
+    return tables, prob, y, next_b, next_p
+
+# %% ../nbs/01_synth.ipynb #c95f5cb2
+def _chunks(n_clients: int, seed: int, drift: float, n_test: int,
+            concept: float=0.0,  # concept drift of the new applicants
+           ) -> Iterator[tuple[str, dict, np.ndarray, np.ndarray]]:
+    "Yield (part, {table: frame}, planted probabilities, drawn labels) chunk by chunk: training applicants, then test."
     train, test = _ids_plan(n_clients, n_test, seed)
     next_b, next_p = 5_000_000, 1_000_001
     for part, (k, ids) in enumerate((('application_train', train), ('application_test', test))):
-        is_test = part == 1
         for i, s in enumerate(range(0, len(ids), CHUNK_SIZE)):
-            rng, force = np.random.default_rng([seed, part, i]), i == 0
-            c, lat = _applicants(rng, ids[s:s + CHUNK_SIZE], is_test, drift, force)
-            b, bb, agg_b, next_b = _bureau(rng, c, lat, next_b, force)
-            p, loans, agg_p, next_p = _previous(rng, c, lat, next_p, force)
-            pos, inst, cc, agg_x = _behaviour(rng, c, lat, loans, force)
-            prob = _sigmoid(planted_logit(_drivers(c, lat, {**agg_b, **agg_p, **agg_x})))
-            if not is_test: c['TARGET'] = (rng.random(len(prob)) < prob).astype(float)
-            _hide_applicants(rng, c, lat, is_test, drift)
-            yield k, {k: _frame(k, c), 'bureau': _frame('bureau', b), 'bureau_balance': _frame('bureau_balance', bb),
-                      'previous_application': _frame('previous_application', p), 'POS_CASH_balance': _frame('POS_CASH_balance', pos),
-                      'installments_payments': _frame('installments_payments', inst),
-                      'credit_card_balance': _frame('credit_card_balance', cc)}, None if is_test else prob
+            rng = np.random.default_rng([seed, part, i])
+            tables, prob, y, next_b, next_p = _chunk(rng, ids[s:s + CHUNK_SIZE], part == 1, drift, concept, i == 0, next_b, next_p)
+            yield k, tables, prob, y
 
+# %% ../nbs/01_synth.ipynb #ba34c899
 def _auc(y, score) -> float:
     "Area under the ROC curve (rank formula, ties averaged)."
     y = np.asarray(y, dtype=bool); r = pd.Series(np.asarray(score)).rank().to_numpy()
     n1, n0 = int(y.sum()), int((~y).sum())
     return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)) if n1 and n0 else float('nan')
+
+# %% ../nbs/01_synth.ipynb #e54b5919
+def _labels_frame(ids,  # SK_ID_CURR of the new applicants
+                  ys: list, probs: list,  # their drawn labels and planted probabilities, chunk by chunk
+                 ) -> pd.DataFrame:
+    "The new applicants' SK_ID_CURR, TARGET (0/1) and planted PROBABILITY, one row each."
+    cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+    return pd.DataFrame({'SK_ID_CURR': np.asarray(ids, 'int64'), 'TARGET': cat(ys, 'int8'), 'PROBABILITY': cat(probs, 'float64')})
 
 # %% ../nbs/01_synth.ipynb #c76b4ebc
 def generate(n_clients: int|None=DEMO_N_CLIENTS,  # training applicants (None: the demo size)
@@ -974,17 +1023,21 @@ def generate(n_clients: int|None=DEMO_N_CLIENTS,  # training applicants (None: t
              drift: float=0.0,  # shift of the test applicants on `DRIFTED_COLUMNS` (0 none, 1 clearly detectable)
              n_test: int|None=None,  # test applicants (default: Kaggle's ratio, `default_n_test`)
              planted: bool=False,  # add a `planted` frame (SK_ID_CURR, PROBABILITY) of the training applicants
+             concept_drift: float=0.0,  # shift of the relation between the new applicants' values and risk (`concept_logit`)
+             new_labels: bool=False,  # add a `new_labels` frame (SK_ID_CURR, TARGET, PROBABILITY) of the new applicants
             ) -> dict[str, pd.DataFrame]:
     "The eight Home Credit tables of a synthetic population, in memory, typed like `load_tables` returns them."
     n_clients, seed, drift, n_test = _check(n_clients, seed, drift, n_test)
-    parts, probs = {t: [] for t in TABLES}, []
-    for _, tables, prob in _chunks(n_clients, seed, drift, n_test):
+    concept = _strength(concept_drift, 'concept_drift')
+    parts, probs, ys = {t: [] for t in TABLES}, {t: [] for t in APPLICATION_TABLES}, {t: [] for t in APPLICATION_TABLES}
+    for app, tables, prob, y in _chunks(n_clients, seed, drift, n_test, concept):
         for t, df in tables.items(): parts[t].append(df)
-        if prob is not None: probs.append(prob)
+        probs[app].append(prob); ys[app].append(y)
     out = {t: pd.concat(dfs, ignore_index=True) if dfs else _empty(t) for t, dfs in parts.items()}
     if planted:
         out['planted'] = pd.DataFrame({'SK_ID_CURR': out['application_train'].SK_ID_CURR,
-                                       'PROBABILITY': np.concatenate(probs)})
+                                       'PROBABILITY': np.concatenate(probs['application_train'])})
+    if new_labels: out['new_labels'] = _labels_frame(out['application_test'].SK_ID_CURR, ys['application_test'], probs['application_test'])
     return out
 
 # %% ../nbs/01_synth.ipynb #74d18450
@@ -1034,7 +1087,8 @@ def _descriptions() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/01_synth.ipynb #bca81ab3
-_OWN_FILES = tuple(f'{t}.{ext}' for t in TABLES for ext in FORMATS) + ('HomeCredit_columns_description.csv',)
+NEW_LABELS_FILE = 'application_test_labels.csv'  # the new applicants' true labels (on request): no table of the loader has this name
+_OWN_FILES = tuple(f'{t}.{ext}' for t in TABLES for ext in FORMATS) + ('HomeCredit_columns_description.csv', NEW_LABELS_FILE)
 
 def _publish(tmp: Path, out: Path):
     "Move the finished files of `tmp` into `out`: a rename when `out` is new or empty."
@@ -1044,6 +1098,32 @@ def _publish(tmp: Path, out: Path):
     for f in sorted(tmp.iterdir()): os.replace(f, out/f.name)
     tmp.rmdir()
 
+def _prepare(out, fmt: str, force: bool) -> tuple[Path, Path|None, Path]:
+    "(absolute `out`, the first folder created for it or None, a new temporary folder beside it), or a `DataError`."
+    if fmt not in FORMATS: raise DataError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    out = Path(os.path.abspath(out))
+    if out.exists() and not out.is_dir(): raise DataError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise DataError(f"{out}: folder is not empty; choose a new folder or pass force=True (--force) to replace its Home Credit files")
+    created = next((p for p in [*reversed(out.parents)] if not p.exists()), None)  # removed again on failure
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out, created, Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.partial', dir=out.parent))
+
+# %% ../nbs/01_synth.ipynb #8cbe8dfc
+def _write_chunks(sink: _Sink, chunks: Iterator, total: int, progress: bool) -> dict:
+    "Write every chunk's tables to `sink`; return each part's SK_ID_CURR, labels and planted probabilities, chunk by chunk."
+    got = {t: {'ids': [], 'y': [], 'prob': []} for t in APPLICATION_TABLES}
+    with tqdm(total=total, unit=' applicants', desc='synth', disable=not progress) as bar:
+        for app, tables, prob, y in chunks:
+            for t, df in tables.items(): sink.write(t, df)
+            got[app]['ids'].append(tables[app].SK_ID_CURR.to_numpy()); got[app]['y'].append(y); got[app]['prob'].append(prob)
+            bar.update(len(tables[app]))
+    for t in TABLES:
+        if t not in sink.files: sink.write(t, _empty(t))
+    sink.close()
+    return got
+
+# %% ../nbs/01_synth.ipynb #175a60e2
 def synthesize(out: str|Path,  # folder to write (created; must be new or empty unless `force`)
                n_clients: int|None=DEMO_N_CLIENTS,  # training applicants (None: the demo size; Kaggle: 307,511)
                seed: int=0,  # random seed: same seed and sizes, byte-identical files
@@ -1052,42 +1132,39 @@ def synthesize(out: str|Path,  # folder to write (created; must be new or empty 
                n_test: int|None=None,  # test applicants (default: Kaggle's ratio, 48,744 for 307,511)
                force: bool=False,  # replace the Home Credit files of a non-empty `out`
                progress: bool=True,  # show a progress bar on stderr
+               concept_drift: float=0.0,  # shift of the relation between the new applicants' values and risk: changes their labels only
+               new_labels: bool=False,  # also write the new applicants' true labels to `NEW_LABELS_FILE` (read by nothing else)
               ) -> dict:
     "Write a synthetic Home Credit data folder (8 tables + a data dictionary); return a summary of it."
     n_clients, seed, drift, n_test = _check(n_clients, seed, drift, n_test)
-    if fmt not in FORMATS: raise DataError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    out = Path(os.path.abspath(out))
-    if out.exists() and not out.is_dir(): raise DataError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise DataError(f"{out}: folder is not empty; choose a new folder or pass force=True (--force) to replace its Home Credit files")
-    created = next((p for p in [*reversed(out.parents)] if not p.exists()), None)  # removed again on failure
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp, t0 = Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.partial', dir=out.parent)), time.time()
-    sink, ys, probs = _Sink(tmp, fmt), [], []
+    concept = _strength(concept_drift, 'concept_drift')
+    out, created, tmp = _prepare(out, fmt, force)
+    t0, sink = time.time(), _Sink(tmp, fmt)
     try:
-        with tqdm(total=n_clients + n_test, unit=' applicants', desc='synth', disable=not progress) as bar:
-            for app, tables, prob in _chunks(n_clients, seed, drift, n_test):
-                for t, df in tables.items(): sink.write(t, df)
-                if prob is not None: probs.append(prob); ys.append(tables[app].TARGET.to_numpy(dtype=int))
-                bar.update(len(tables[app]))
-        for t in TABLES:
-            if t not in sink.files: sink.write(t, _empty(t))
-        sink.close()
+        got = _write_chunks(sink, _chunks(n_clients, seed, drift, n_test, concept), n_clients + n_test, progress)
         _descriptions().to_csv(tmp/'HomeCredit_columns_description.csv', index=False)
+        new = got['application_test']
+        if new_labels: _labels_frame(np.concatenate(new['ids']) if new['ids'] else [], new['y'], new['prob']).to_csv(tmp/NEW_LABELS_FILE, index=False)
         _publish(tmp, out)
     except BaseException:
         sink.close(); shutil.rmtree(tmp, ignore_errors=True)
         if created is not None: shutil.rmtree(created, ignore_errors=True)
         raise
-    y, p = np.concatenate(ys), np.concatenate(probs)
-    return {'out': str(out), 'format': fmt, 'seed': seed, 'n_train': n_clients, 'n_test': n_test, 'drift': drift,
+    y, p = np.concatenate(got['application_train']['y']).astype(int), np.concatenate(got['application_train']['prob'])
+    labels = {'new_labels': str(out/NEW_LABELS_FILE), 'new_default_rate': float(np.concatenate(new['y']).mean()) if new['y'] else None} if new_labels else {}
+    return {'out': str(out), 'format': fmt, 'seed': seed, 'n_train': n_clients, 'n_test': n_test, 'drift': drift, 'concept_drift': concept,
             'files': {t: str(out/f'{t}.{fmt}') for t in TABLES}, 'rows': {t: sink.rows[t] for t in TABLES},
-            'default_rate': float(y.mean()), 'oracle_auc': _auc(y, p), 'seconds': round(time.time() - t0, 1)}
+            'default_rate': float(y.mean()), 'oracle_auc': _auc(y, p), **labels, 'seconds': round(time.time() - t0, 1)}
 
+# %% ../nbs/01_synth.ipynb #a4921bad
 def format_summary(s: dict) -> str:
     "A few lines for the console from the summary `synthesize` returns."
     rows = '\n'.join(f'  {t + "." + s["format"]:<32}{n:>12,} rows' for t, n in s['rows'].items())
-    return (f"Wrote {s['out']} ({s['format']}, seed {s['seed']}, drift {s['drift']:g}) in {s['seconds']:.1f} s:\n{rows}\n"
-            f"  HomeCredit_columns_description.csv\n"
+    concept = f", concept drift {s['concept_drift']:g}" if s.get('concept_drift') else ''
+    labels = (f"\n  {NEW_LABELS_FILE}: the new applicants' true labels (read by nothing else), default rate "
+              f"{100 * s['new_default_rate']:.1f} %" if s.get('new_labels') and s.get('new_default_rate') is not None else
+              f"\n  {NEW_LABELS_FILE}: no new applicant" if s.get('new_labels') else '')
+    return (f"Wrote {s['out']} ({s['format']}, seed {s['seed']}, drift {s['drift']:g}{concept}) in {s['seconds']:.1f} s:\n{rows}\n"
+            f"  HomeCredit_columns_description.csv{labels}\n"
             f"{s['n_train']:,} training applicants, default rate {100 * s['default_rate']:.1f} %, "
             f"oracle AUC (planted probability) {s['oracle_auc']:.3f}.")

@@ -145,3 +145,32 @@ def test_ocr6_drift_command(folders, sample_bundle, tmp_path):
     assert doc['summary']['line'] in r.stdout and network_references(out.read_text(encoding='utf-8')) == []
     r = ocr6('drift', '--reference', folders/'drift2', '--current', tmp_path/'nowhere', '--out', tmp_path/'x.html')
     assert r.returncode == 2 and 'nowhere' in r.stderr and 'Traceback' not in r.stderr
+
+def test_drift_report_estimates_performance(sample_dir, clients_dir, sample_bundle, tmp_path):
+    "With a real bundle: the estimated performance on the new applicants is in the JSON and at the top of the HTML; the CLI prints its sentence."
+    import html
+    from conftest import ocr6
+    from ocr6_scoring.tracking import Bundle
+    from ocr6_scoring.performance import METRICS
+    b = Bundle.load(sample_bundle)
+    out = tmp_path/'perf.html'
+    s = drift_report(sample_dir, clients_dir, out, bundle=b, top=5, max_rows=1000, cost_margin=0.2)
+    perf = s['performance']
+    doc = json.loads(out.with_suffix('.json').read_text())
+    assert doc['performance'] == json.loads(json.dumps(perf)) and 'performance' not in doc['summary']
+    assert perf['n'] == 1000 and perf['margin'] == 0.2 and perf['threshold'] == b.threshold and perf['model_version'] == b.version
+    m, h = perf['metrics'], b.metrics['holdout']
+    assert list(m) == list(METRICS)
+    assert m['auc']['reference'] == pytest.approx(h['auc']) and m['business_cost']['reference'] == pytest.approx(h['business_cost'])
+    p = b.score_tables(load_tables(clients_dir)).probability
+    assert m['approval_rate']['estimate'] == pytest.approx((p < b.threshold).mean())  # exact: no labels needed
+    assert m['default_rate']['estimate'] == pytest.approx(p.mean())
+    for k in ('default_rate', 'auc', 'business_cost'): assert m[k]['low'] < m[k]['estimate'] < m[k]['high'], (k, m[k])
+    assert perf['alert'] == (m['business_cost']['estimate'] > 1.2 * h['business_cost'])
+    check_report(out, s)  # still self-contained, summary line in it
+    page = out.read_text(encoding='utf-8')
+    assert html.escape(perf['sentence']) in page and page.index('id="ocr6-performance"') < page.index('id="ocr6-drift-summary"')
+    r = ocr6('drift', '--reference', sample_dir, '--current', clients_dir, '--out', tmp_path/'cli.html', '--model', sample_bundle,
+             '--top', 3, '--max-rows', 500, check=True)
+    sentence = json.loads((tmp_path/'cli.json').read_text())['performance']['sentence']
+    assert sentence.startswith('Estimated cost per client') and sentence in r.stdout

@@ -10,7 +10,7 @@ import numpy as np, pandas as pd, pytest
 
 from ocr6_scoring.data import SCHEMA, TABLES, DTYPES, DataError, load_tables
 from ocr6_scoring import synth
-from ocr6_scoring.synth import DEMO_N_CLIENTS, DRIFTED_COLUMNS, MISSING, generate, synthesize, default_n_test
+from ocr6_scoring.synth import DEMO_N_CLIENTS, DRIFTED_COLUMNS, MISSING, NEW_LABELS_FILE, generate, synthesize, default_n_test
 from ocr6_scoring.drift import psi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -256,6 +256,56 @@ def test_drift_changes_only_the_test_applicants():
     pd.testing.assert_frame_equal(a['application_test'][same], b['application_test'][same])
 
 
+# --- the new applicants' true labels, concept drift -----------------------------------------------
+
+def test_new_labels_are_read_by_nothing(tmp_path):
+    "The labels file sits beside the data; the loader, the data fingerprint and scoring never pick it up; nothing else changes."
+    from ocr6_scoring.data import find_table
+    from ocr6_scoring.tracking import data_fingerprint
+    for fmt in synth.FORMATS:
+        plain = synthesize(tmp_path/f'plain-{fmt}', n_clients=600, seed=4, fmt=fmt, drift=1.0, progress=False)
+        s = synthesize(tmp_path/f'labels-{fmt}', n_clients=600, seed=4, fmt=fmt, drift=1.0, new_labels=True, progress=False)
+        with_labels = digest(s['out'])
+        assert set(with_labels) - set(digest(plain['out'])) == {NEW_LABELS_FILE}
+        assert {k: v for k, v in with_labels.items() if k != NEW_LABELS_FILE} == digest(plain['out'])  # byte-identical otherwise
+        tabs = load_strict(s['out'])
+        assert set(tabs) == set(TABLES) and 'TARGET' not in tabs['application_test']
+        assert all(find_table(s['out'], t).name != NEW_LABELS_FILE for t in TABLES)
+        assert NEW_LABELS_FILE not in data_fingerprint(s['out'])['files']
+        assert data_fingerprint(s['out'])['digest'] == data_fingerprint(plain['out'])['digest']
+        lab = pd.read_csv(Path(s['out'])/NEW_LABELS_FILE)
+        assert list(lab.columns) == ['SK_ID_CURR', 'TARGET', 'PROBABILITY'] and set(lab.TARGET) <= {0, 1}
+        assert lab.SK_ID_CURR.tolist() == tabs['application_test'].SK_ID_CURR.tolist()
+        assert s['new_labels'] == str(Path(s['out'])/NEW_LABELS_FILE) and s['new_default_rate'] == pytest.approx(lab.TARGET.mean())
+    with pytest.raises(DataError, match='unknown table'): load_tables(s['out'], tables=[Path(NEW_LABELS_FILE).stem])
+
+
+def test_force_removes_stale_labels(tmp_path):
+    "Labels describe one batch: replacing the folder without asking for them again removes the old ones."
+    out = tmp_path/'data'
+    synthesize(out, n_clients=200, new_labels=True, progress=False)
+    assert (out/NEW_LABELS_FILE).exists()
+    synthesize(out, n_clients=200, seed=1, force=True, progress=False)
+    assert not (out/NEW_LABELS_FILE).exists()
+
+
+def test_new_labels_follow_the_planted_risk():
+    "The new applicants' labels are drawn from their planted probabilities: default rate and AUC as for the training applicants."
+    lab = generate(1, seed=3, n_test=20_000, new_labels=True)['new_labels']
+    assert lab.TARGET.mean() == pytest.approx(lab.PROBABILITY.mean(), abs=0.006)
+    assert 0.78 < synth._auc(lab.TARGET, lab.PROBABILITY) < 0.88
+
+
+def test_concept_drift_changes_only_the_labels():
+    "Concept drift moves the new applicants' risk, not their values: every table is the same, the labels are not."
+    a = generate(1000, seed=6, drift=1.0, new_labels=True, planted=True)
+    b = generate(1000, seed=6, drift=1.0, new_labels=True, planted=True, concept_drift=1.0)
+    for t in (*TABLES, 'planted'): pd.testing.assert_frame_equal(a[t], b[t], obj=t)
+    la, lb = a['new_labels'], b['new_labels']
+    assert (la.SK_ID_CURR == lb.SK_ID_CURR).all() and lb.PROBABILITY.mean() > 1.15 * la.PROBABILITY.mean()
+    with pytest.raises(DataError, match='concept_drift must be a number >= 0'): generate(10, concept_drift=-0.5)
+
+
 # --- the `ocr6 synth` command ----------------------------------------------------------------------
 
 def _cli_has_synth() -> bool:
@@ -276,6 +326,15 @@ def test_cli_synth_writes_the_same_folder_as_the_function(tmp_path):
     synthesize(tmp_path/'fn', n_clients=400, seed=3, fmt='parquet', drift=0.5, progress=False)
     assert digest(tmp_path/'cli') == digest(tmp_path/'fn')
     assert len(load_strict(tmp_path/'cli')['application_train']) == 400
+
+
+@needs_cli
+def test_cli_synth_writes_new_labels_with_concept_drift(tmp_path):
+    from ocr6_scoring.cli import main
+    args = ['synth', '--out', str(tmp_path/'cli'), '--n-clients', '300', '--seed', '2', '--concept-drift', '1', '--write-new-labels', '--quiet']
+    assert main(args) == 0
+    synthesize(tmp_path/'fn', n_clients=300, seed=2, concept_drift=1.0, new_labels=True, progress=False)
+    assert digest(tmp_path/'cli') == digest(tmp_path/'fn') and NEW_LABELS_FILE in digest(tmp_path/'cli')
 
 
 @needs_cli
