@@ -7,6 +7,7 @@ from __future__ import annotations
 import math, re, time, warnings
 from dataclasses import dataclass, field
 import numpy as np, pandas as pd, xgboost as xgb
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .cost import Score, roc_auc
 from .model import (Scorer, ModelError, Fold, make_estimator, make_folds, fold_index, crossfit_calibrate, train_booster,
@@ -33,6 +34,7 @@ class Param:
         return int(round(v)) if self.kind in ('int', 'logint') else float(v)
     def position(self, v: float) -> float: return math.log10(v) if self.log else float(v)  # the inverse of `value`
 
+# %% ../nbs/05_tuning.ipynb #55469d24
 def parse_space(space: dict, estimator=None) -> dict[str, Param]:
     "Validate a search space; errors name the parameter and what is wrong with it."
     if not isinstance(space, dict) or not space: raise ModelError("search_space must be a non-empty dict of parameter -> range")
@@ -52,6 +54,7 @@ def parse_space(space: dict, estimator=None) -> dict[str, Param]:
         out[name] = p
     return out
 
+# %% ../nbs/05_tuning.ipynb #d66e13dd
 DEFAULT_SPACE = {  # a sensible space for gradient-boosted trees on tabular credit data with many defaults
     'learning_rate': (0.01, 0.3, 'log'), 'max_depth': (2, 8, 'int'), 'min_child_weight': (1, 100, 'log'),
     'subsample': (0.5, 1.0), 'colsample_bytree': (0.3, 1.0), 'reg_lambda': (0.1, 100, 'log'), 'gamma': (0.0, 5.0)}
@@ -150,46 +153,89 @@ class _Search:
         self.sign = 1.0 if sc.greater_is_better else -1.0  # the optimiser maximises sign * score
         self.rows, self.best, self.running = [], {'obj': -np.inf}, []  # running: per complete trial, objective after folds 0..k
 
-    def scored(self, raw, part):
-        "Cross-fitted probabilities and per-fold scores over the folds `part`."
-        p = crossfit_calibrate(raw, self.y, [f.valid for f in part], self.calibration, self.link)
-        return [self.sc(self.y[f.valid], p[f.valid]) for f in part]
+# %% ../nbs/05_tuning.ipynb #05580357
+@patch
+def scored(self: _Search, raw, part):
+    "Cross-fitted probabilities and per-fold scores over the folds `part`."
+    p = crossfit_calibrate(raw, self.y, [f.valid for f in part], self.calibration, self.link)
+    return [self.sc(self.y[f.valid], p[f.valid]) for f in part]
 
-    def fit_folds(self, est):
-        "Fold models of one trial, with their out-of-fold raw scores; stops early if the pruning rule says so."
-        raw, boosters, trail = np.full(len(self.y), np.nan), [], []
-        for k, f in enumerate(self.folds):
-            boosters.append(train_booster(est, f.dtrain, f.dstop, self.es_rounds))
-            raw[f.valid] = raw_score(boosters[-1], f.Xvalid)
-            if self.prune and 1 <= k < len(self.folds) - 1:  # median stopping rule, once n_init trials are complete
-                trail.append(self.sign * float(np.mean(self.scored(raw, self.folds[:k + 1]))))
-                if len(self.running) >= self.n_init and trail[-1] < np.median([r[k - 1] for r in self.running]): break
-        if self.prune and len(boosters) == len(self.folds): self.running.append(trail)
-        return boosters, raw
+# %% ../nbs/05_tuning.ipynb #cd7af142
+@patch
+def fit_folds(self: _Search, est):
+    "Fold models of one trial, with their out-of-fold raw scores; stops early if the pruning rule says so."
+    raw, boosters, trail = np.full(len(self.y), np.nan), [], []
+    for k, f in enumerate(self.folds):
+        boosters.append(train_booster(est, f.dtrain, f.dstop, self.es_rounds))
+        raw[f.valid] = raw_score(boosters[-1], f.Xvalid)
+        if self.prune and 1 <= k < len(self.folds) - 1:  # median stopping rule, once n_init trials are complete
+            trail.append(self.sign * float(np.mean(self.scored(raw, self.folds[:k + 1]))))
+            if len(self.running) >= self.n_init and trail[-1] < np.median([r[k - 1] for r in self.running]): break
+    if self.prune and len(boosters) == len(self.folds): self.running.append(trail)
+    return boosters, raw
 
-    def trial(self, params: dict) -> float:
-        "Run one trial, record it, keep it if it is the best complete one; returns what the optimiser maximises."
-        t = time.perf_counter()
-        boosters, raw = self.fit_folds(make_estimator(self.base, **params))
-        run, n = self.folds[:len(boosters)], len(self.folds)
-        per_fold = self.scored(raw, run); mean = float(np.mean(per_fold)); complete = len(run) == n
-        rounds = [n_rounds(b) for b in boosters]
-        self.rows.append({**params, **{f'fold_{k}': per_fold[k] if k < len(run) else np.nan for k in range(n)},
-                          'mean': mean, 'std': float(np.std(per_fold)), 'n_trees': float(np.mean(rounds)),
-                          'folds_run': len(run), 'pruned': not complete, 'seconds': time.perf_counter() - t})
-        obj = self.sign * mean
-        if complete and self.better(self.sign * np.asarray(per_fold)):
-            self.best.update(obj=obj, per_fold=self.sign * np.asarray(per_fold), params=params, raw=raw, boosters=boosters, trial=len(self.rows) - 1)
+# %% ../nbs/05_tuning.ipynb #16c6da1b
+@patch
+def trial(self: _Search, params: dict) -> float:
+    "Run one trial, record it, keep it if it is the best complete one; returns what the optimiser maximises."
+    t = time.perf_counter()
+    boosters, raw = self.fit_folds(make_estimator(self.base, **params))
+    run, n = self.folds[:len(boosters)], len(self.folds)
+    per_fold = self.scored(raw, run); mean = float(np.mean(per_fold)); complete = len(run) == n
+    rounds = [n_rounds(b) for b in boosters]
+    self.rows.append({**params, **{f'fold_{k}': per_fold[k] if k < len(run) else np.nan for k in range(n)},
+                      'mean': mean, 'std': float(np.std(per_fold)), 'n_trees': float(np.mean(rounds)),
+                      'folds_run': len(run), 'pruned': not complete, 'seconds': time.perf_counter() - t})
+    obj = self.sign * mean
+    if complete and self.better(self.sign * np.asarray(per_fold)):
+        self.best.update(obj=obj, per_fold=self.sign * np.asarray(per_fold), params=params, raw=raw, boosters=boosters, trial=len(self.rows) - 1)
+    return obj
+
+# %% ../nbs/05_tuning.ipynb #f5f04c54
+@patch
+def better(self: _Search, per_fold: np.ndarray) -> bool:
+    "Does a complete trial (its per-fold objectives) replace the best one? `one_se`: only by more than one standard error of the paired difference."
+    if 'per_fold' not in self.best: return True
+    d = per_fold - self.best['per_fold']
+    if self.select == 'best': return d.mean() > 0
+    return d.mean() > d.std(ddof=1) / np.sqrt(len(d))
+
+# %% ../nbs/05_tuning.ipynb #1678f3b1
+def _resolve(estimator, y, search_space, loss, fixed_params, seed, start: list):
+    "The base estimator (loss and seed set), the search space as given and parsed (default: the data's), and the start points."
+    base = make_estimator(estimator, **(fixed_params or {}))
+    if loss is not None: base.set_params(objective=as_objective(loss))
+    if 'random_state' in base.get_params(): base.set_params(random_state=seed)
+    if search_space is None:
+        search_space, default_start = default_space(int(y.sum()), base.get_params().get('n_estimators') or 100, len(y))
+        start = start or default_start
+    return base, search_space, parse_space(search_space, base), start
+
+# %% ../nbs/05_tuning.ipynb #08852148
+def _run_search(s: _Search, space: dict, start: list, n_init: int, n_iter: int, seed: int, progress: bool, desc: str):
+    "The start points, then `n_init` random points and `n_iter` Bayesian steps, each a trial of `s`."
+    from bayes_opt import BayesianOptimization
+    bar = tqdm(total=len(start) + n_init + n_iter, desc=desc, disable=not progress)
+    def evaluate(**u):
+        obj = s.trial({k: space[k].value(v) for k, v in u.items()})
+        bar.update(1); bar.set_postfix({s.sc.name: f"{s.sign * s.best['obj']:.4f}", 'pruned': sum(r['pruned'] for r in s.rows)})
         return obj
+    opt = BayesianOptimization(f=evaluate, pbounds={k: p.bounds() for k, p in space.items()}, random_state=seed,
+                               verbose=0, allow_duplicate_points=True)
+    for pt in start: opt.probe({k: space[k].position(v) for k, v in pt.items()}, lazy=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # the Gaussian process warns on flat regions
+        opt.maximize(init_points=n_init, n_iter=n_iter)
+    bar.close()
 
-    def better(self, per_fold: np.ndarray) -> bool:
-        "Does a complete trial (its per-fold objectives) replace the best one? `one_se`: only by more than one standard error of the paired difference."
-        if 'per_fold' not in self.best: return True
-        d = per_fold - self.best['per_fold']
-        if self.select == 'best': return d.mean() > 0
-        return d.mean() > d.std(ddof=1) / np.sqrt(len(d))
+# %% ../nbs/05_tuning.ipynb #e0d6b952
+def _best_scorer(s: _Search, X, scorer_cls, **kw):
+    "The best complete trial's fold models, assembled into a `scorer_cls` (built with `kw`) and calibrated on their out-of-fold scores."
+    b = s.best
+    final = scorer_cls(make_estimator(s.base, **b['params']), **kw)
+    return final.assemble(b['boosters'], X, s.y, fold_index(s.folds, len(s.y)), b['raw'])
 
-# %% ../nbs/05_tuning.ipynb #d74f5eed
+# %% ../nbs/05_tuning.ipynb #e4fd0ffa
 def tune(estimator,  # XGBoost sklearn class, instance or name
          X, y,  # features (DataFrame or array) and 0/1 target
          search_space: dict|None=None,  # parameter -> range (see `parse_space`); default: `default_space` of the data
@@ -213,16 +259,9 @@ def tune(estimator,  # XGBoost sklearn class, instance or name
          select: str='one_se',  # 'one_se': a trial replaces the best only if better by one standard error of their per-fold difference; 'best': any gain
         ) -> TuneResult:
     "Cross-validated Bayesian search of `estimator`'s hyper-parameters; the best trial's fold models, calibrated, are the scorer."
-    from bayes_opt import BayesianOptimization
     t0 = time.perf_counter()
-    y = check_xy(X, y); sc = as_score(score, greater_is_better); start = list(start or [])
-    base = make_estimator(estimator, **(fixed_params or {}))
-    if loss is not None: base.set_params(objective=as_objective(loss))
-    if 'random_state' in base.get_params(): base.set_params(random_state=seed)
-    if search_space is None:
-        search_space, default_start = default_space(int(y.sum()), base.get_params().get('n_estimators') or 100, len(y))
-        start = start or default_start
-    space = parse_space(search_space, base)
+    y = check_xy(X, y); sc = as_score(score, greater_is_better)
+    base, search_space, space, start = _resolve(estimator, y, search_space, loss, fixed_params, seed, list(start or []))
     _check_tune_args(n_folds, n_init, n_iter, start, space)
     probe = scorer_cls(base, calibration=calibration, class_weight=class_weight, cv=n_folds)  # validates them
     w = class_weights(y, class_weight); base = with_base_score(base, y, w)
@@ -230,21 +269,9 @@ def tune(estimator,  # XGBoost sklearn class, instance or name
     folds = make_folds(X, y, n_folds, valid_size, w, seed, es, max_bin(base), neg_sample)
     if select not in ('one_se', 'best'): raise ModelError(f"select must be 'one_se' or 'best', got {select!r}")
     s = _Search(base, folds, y, sc, calibration, probe.link, early_stopping_rounds if es else None, prune, n_init + len(start), select)
-    bar = tqdm(total=len(start) + n_init + n_iter, desc=f'tuning {type(base).__name__}', disable=not progress)
-    def evaluate(**u):
-        obj = s.trial({k: space[k].value(v) for k, v in u.items()})
-        bar.update(1); bar.set_postfix({sc.name: f"{s.sign * s.best['obj']:.4f}", 'pruned': sum(r['pruned'] for r in s.rows)})
-        return obj
-    opt = BayesianOptimization(f=evaluate, pbounds={k: p.bounds() for k, p in space.items()}, random_state=seed,
-                               verbose=0, allow_duplicate_points=True)
-    for pt in start: opt.probe({k: space[k].position(v) for k, v in pt.items()}, lazy=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # the Gaussian process warns on flat regions
-        opt.maximize(init_points=n_init, n_iter=n_iter)
-    bar.close()
+    _run_search(s, space, start, n_init, n_iter, seed, progress, f'tuning {type(base).__name__}')
+    final = _best_scorer(s, X, scorer_cls, calibration=calibration, class_weight=class_weight,
+                         early_stopping_rounds=early_stopping_rounds, valid_size=valid_size, cv=n_folds, random_state=seed)
     b = s.best; trials = pd.DataFrame(s.rows); trials.index.name = 'trial'
-    final = scorer_cls(make_estimator(base, **b['params']), calibration=calibration, class_weight=class_weight,
-                       early_stopping_rounds=early_stopping_rounds, valid_size=valid_size, cv=n_folds, random_state=seed)
-    final.assemble(b['boosters'], X, y, fold_index(folds, len(y)), b['raw'])
     return TuneResult(b['params'], s.sign * b['obj'], sc.name, sc.greater_is_better, trials, final.oof_proba, b['raw'],
                       final.fold_of, final, b['trial'], time.perf_counter() - t0, search_space)
