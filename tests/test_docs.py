@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT/'scripts'/'docs.py'
 from ocr6_scoring.report import SECTIONS
+from ocr6_scoring.site import count_slides, image_alts, slide_types
 TINY = dict(n_iter=0, n_init=2, n_folds=2, n_estimators=60, population_rows=2000,
             search_space={'max_depth': (2, 4, 'int'), 'learning_rate': (0.1, 0.3, 'log')})
 TIMINGS = {}
@@ -101,16 +102,9 @@ def test_methodology_page(built):
     assert page.count('<img') >= 8  # cost curve, calibration, importance, beeswarm, decisions, fairness, drift, search
     assert 'import mlflow' not in text and 'explainer.contributions(' not in text  # the code is hidden
 
-def load_docs():
-    "scripts/docs.py as a module (for its slide helpers)."
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('docs_script', DOCS); mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
 def test_slides_page(built):
     page = (built['out']/'slides.html').read_text(encoding='utf-8')
-    n = load_docs().count_slides(page)
+    n = count_slides(page)
     assert 10 <= n <= 15, n
     assert f'{n} slides' in built['proc'].stdout
     text = visible_text(page)
@@ -136,16 +130,6 @@ def test_note_and_slides_agree(built):
 
 DEFAULT_ALT = 'No description has been provided for this image'  # what nbconvert writes on an <img> without alt
 
-def image_alts(page: str) -> list[str|None]:
-    "The alt attribute of each <img> of a page (None when absent)."
-    from html.parser import HTMLParser
-    alts = []
-    class Images(HTMLParser):
-        def handle_starttag(self, tag, attrs):
-            if tag == 'img': alts.append(dict(attrs).get('alt'))
-    Images().feed(page)
-    return alts
-
 def test_figures_have_specific_alt(built):
     "Every figure of the note and the slides says what it shows: no nbconvert default, no empty alt, no two alike."
     for name, least in (('methodology', 8), ('slides', 5)):
@@ -154,38 +138,6 @@ def test_figures_have_specific_alt(built):
         bad = [a for a in alts if not a or not a.strip() or a == DEFAULT_ALT or len(a) < 40]
         assert not bad, (name, bad)
         assert len(set(alts)) == len(alts), (name, alts)
-
-def _figure_notebook(alts):
-    "A two-slide notebook whose figures are PNG outputs carrying these alt texts in their metadata (None: no alt)."
-    import base64, io, nbformat
-    import matplotlib; matplotlib.use('Agg')
-    from matplotlib.figure import Figure
-    buf = io.BytesIO(); Figure(figsize=(1, 1)).savefig(buf, format='png'); png = base64.b64encode(buf.getvalue()).decode()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell('# Figures')]
-    for i, a in enumerate(alts):
-        out = nbformat.v4.new_output('display_data', data={'image/png': png, 'text/plain': '<Figure>'},
-                                     metadata={} if a is None else {'image/png': {'alt': a}})
-        nb.cells += [nbformat.v4.new_markdown_cell(f'## Slide {i}'), nbformat.v4.new_code_cell('figure()', outputs=[out])]
-    return nb
-
-def test_alt_metadata_rendered(tmp_path):
-    "The renderer writes a figure output's `alt` metadata on its <img>, in the note and in the slides (fast, no build)."
-    import nbformat
-    d = load_docs()
-    alts = ['Line chart of the first thing, rising from 0.5 to 0.7 "quoted" & escaped', 'Bar chart of the second thing, by group']
-    nbformat.write(_figure_notebook(alts), tmp_path/'f.ipynb')
-    templates = d._write_templates(tmp_path/'templates')
-    d.render_notebook(tmp_path/'f.ipynb', tmp_path/'f.html', templates, hide_code=True)
-    d.render_slides(tmp_path/'f.ipynb', tmp_path/'s.html', templates, None)
-    for page in ('f.html', 's.html'):
-        assert image_alts((tmp_path/page).read_text(encoding='utf-8')) == alts, page
-
-def test_figure_without_alt_is_a_problem(tmp_path):
-    "The build's check of the executed notebooks names a figure output without alt text."
-    import nbformat
-    nbformat.write(_figure_notebook(['A chart with a proper description of what it shows', None]), tmp_path/'f.ipynb')
-    assert load_docs().problems(tmp_path/'f.ipynb') == ['cell 4: a figure has no alt text (figure(fig, alt))']
 
 def test_pages_are_offline(built):
     from ocr6_scoring.drift import network_references
@@ -231,9 +183,9 @@ def test_notebook_sources(name):
         heads = [l[3:].strip() for c in nb['cells'] if c['cell_type'] == 'markdown'
                  for l in ''.join(c['source']).splitlines() if l.startswith('## ')]
         assert heads == list(SECTIONS)
-    else:  # slides: `slideshow` metadata, or (when nbdev_clean stripped it) the headings, as scripts/docs.py reads them
+    else:  # slides: `slideshow` metadata, or (when nbdev_clean stripped it) the headings, as site.slide_types reads them
         import nbformat
         node = nbformat.reads(json.dumps(nb), as_version=4)
         heads = [i for i, c in enumerate(node.cells) if c.cell_type == 'markdown' and re.match(r'#{1,2}\s', c.source)]
-        starts = [i for i, t in enumerate(load_docs().slide_types(node)) if t == 'slide']
+        starts = [i for i, t in enumerate(slide_types(node)) if t == 'slide']
         assert 10 <= len(starts) <= 15 and starts == heads, (starts, heads)
