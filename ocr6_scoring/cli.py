@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_cli.ipynb #e930a62a
 from __future__ import annotations
-import argparse, contextlib, os, signal, sys, threading
+import argparse, contextlib, json, os, re, signal, sys, threading, time
 from pathlib import Path
 from types import SimpleNamespace
 import pandas as pd
@@ -12,10 +12,10 @@ from . import __version__
 from .data import DataError, load_tables, summarise
 
 # %% auto #0
-__all__ = ['REPO', 'TRAIN_NOTEBOOK', 'STOP_SIGNALS', 'DEMO_DIR', 'PROFILE_NAMES', 'cmd_summary', 'cmd_synth', 'cmd_train',
-           'cmd_score', 'cmd_drift', 'is_loopback', 'cmd_serve', 'cmd_dashboard', 'StartError', 'free_port',
-           'wait_until', 'wait_http', 'stop_processes', 'stop_on_signals', 'ignoring_signals', 'services', 'cmd_demo',
-           'build_parser', 'main']
+__all__ = ['REPO', 'TRAIN_NOTEBOOK', 'STOP_SIGNALS', 'DEMO_DIR', 'DEMO_STOP', 'SHOWN', 'DOCS_PROGRESS', 'PROFILE_NAMES',
+           'cmd_summary', 'cmd_synth', 'cmd_train', 'cmd_score', 'cmd_drift', 'is_loopback', 'cmd_serve',
+           'cmd_dashboard', 'StartError', 'free_port', 'wait_until', 'wait_http', 'stop_processes', 'stop_on_signals',
+           'ignoring_signals', 'services', 'voila_kernels', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #b989c590
 def cmd_summary(args):
@@ -195,25 +195,37 @@ def free_port(preferred: int=0) -> int:
         except OSError:
             s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
+def _cpu_ticks(pid: int) -> int:
+    "CPU time (clock ticks) process `pid` and its reaped children used so far; 0 when unknown."
+    try: f = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    except (OSError, IndexError): return 0
+    return sum(int(x) for x in f[11:15])  # utime, stime, cutime, cstime
+
 def wait_until(ok,  # callable -> truthy when the service is ready; an exception counts as not yet
                proc,  # the service's process (`subprocess.Popen`)
                log: Path,  # its log file, whose end goes into the error
                what: str,  # its name in the error, e.g. 'the API'
-               timeout: float=180, interval: float=0.2):
-    "Poll `ok()` until it holds; `StartError` with the end of `log` if `proc` exits first or the time runs out."
+               timeout: float|None=None,  # the most seconds to wait in all (None: as long as the service makes progress)
+               interval: float=0.2,
+               stall: float=180):  # seconds without progress (no log output, no CPU used) before giving up
+    "Poll `ok()` until it holds; `StartError` with the end of `log` if `proc` exits, stalls or (with `timeout`) the time runs out."
     import time
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if proc.poll() is not None: break
+    t0 = last = time.monotonic(); seen = None
+    while proc.poll() is None and (timeout is None or time.monotonic() - t0 < timeout):
         try:
             if ok(): return
         except Exception: pass
+        now = (Path(log).stat().st_size if Path(log).exists() else 0, _cpu_ticks(proc.pid))
+        if now != seen: seen, last = now, time.monotonic()
+        elif time.monotonic() - last > stall: break
         time.sleep(interval)
     tail = Path(log).read_text(errors='replace')[-3000:] if Path(log).exists() else ''
-    state = f'exited with status {proc.returncode}' if proc.poll() is not None else f'not ready after {timeout:.0f} s'
+    state = (f'exited with status {proc.returncode}' if proc.poll() is not None else
+             f'not ready after {time.monotonic() - t0:.0f} s' + ('' if timeout and time.monotonic() - t0 >= timeout else
+                                                                f', no progress for {stall:.0f} s'))
     raise StartError(f"{what} did not start ({state}); log {log}:\n{tail}")
 
-def wait_http(url: str, proc, log: Path, what: str, timeout: float=180, headers=None):
+def wait_http(url: str, proc, log: Path, what: str, timeout: float|None=None, headers=None):
     "`wait_until` GET `url` answers 200."
     import httpx
     wait_until(lambda: httpx.get(url, timeout=2, headers=headers).status_code == 200, proc, log, what, timeout, 0.5)
@@ -224,8 +236,10 @@ def stop_processes(*procs, timeout: float=15):
     for p in procs:
         if p.poll() is None:
             with contextlib.suppress(ProcessLookupError): os.killpg(p.pid, signal.SIGTERM)
+    import time
+    deadline = time.monotonic() + timeout  # one deadline for all: they stop in parallel
     for p in procs:
-        try: p.wait(timeout=timeout)
+        try: p.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError): os.killpg(p.pid, signal.SIGKILL)
             p.wait(5)
@@ -261,7 +275,7 @@ def ignoring_signals(signums: tuple=STOP_SIGNALS):
 
 # %% ../nbs/11_cli.ipynb #790294ab
 @contextlib.contextmanager
-def services():
+def services(stop_timeout: float=15):  # seconds each group has to stop on SIGTERM before SIGKILL
     "Yield `start(argv, **popen_kw)`, which starts a service in its own process group; leaving the block stops every group started."
     import subprocess
     procs = []
@@ -269,79 +283,148 @@ def services():
         procs.append(subprocess.Popen(argv, start_new_session=True, **kw)); return procs[-1]
     try: yield start
     finally:
-        with ignoring_signals(): stop_processes(*procs)
+        with ignoring_signals(): stop_processes(*procs, timeout=stop_timeout)
 
 # %% ../nbs/11_cli.ipynb #fff89cbf
 DEMO_DIR = Path('data/demo')  # the synthetic demo data (generated on first use)
+DEMO_STOP = 4.0  # seconds the demo's services have to stop after Ctrl-C before they are killed
+SHOWN = {'API': 'API (OpenAPI docs)', 'dashboard': "Advisers' dashboard", 'MLflow UI': 'MLflow UI'}  # the services' names in the address lines
+DOCS_PROGRESS = re.compile(r'^(\[\s*[\d.]+s\] |configuration \d+/\d+|\s{8}\S|docs: )')  # the docs build's lines worth echoing
 
-def cmd_demo(args):
-    "Everything on the embedded default: data, champion, drift report, docs, then API + dashboard + MLflow UI until Ctrl-C."
-    import subprocess, time, shutil
+def _demo_data(args, step) -> Path:
+    "The demo's data folder: `--data-dir`, else the synthetic demo data, generated on first use."
     from ocr6_scoring.data import find_table
-    from ocr6_scoring.model import BundleError
-    from ocr6_scoring.tracking import bundle_path, track, TrainConfig, PROFILES
-    from ocr6_scoring.dashboard import READY_PATH
-    work = Path(args.work_dir).resolve(); work.mkdir(parents=True, exist_ok=True)
     data = Path(args.data_dir or DEMO_DIR).resolve()
-    step = lambda m: print(f"\n== {m}", flush=True)
     if find_table(data, 'application_train') is None:
         if args.data_dir: raise DataError(f"{data}: no application_train file (give a folder with Kaggle's file names)")
         step(f'Generating the synthetic demo data in {data}')
         from ocr6_scoring.synth import synthesize
-        synthesize(data, n_clients=args.n_clients, drift=1, force=True, progress=not args.quiet)
-    uri = args.tracking_uri or f"sqlite:///{(work/'mlruns.db').as_posix()}"
+        synthesize(data, n_clients=args.n_clients, drift=1, force=True, progress=not args.quiet)  # written aside, then renamed
+    return data
+
+# %% ../nbs/11_cli.ipynb #f4942da5
+def _demo_champion(args, data: Path, uri: str, step) -> Path:
+    "The champion's bundle folder: the registered one, else (or with `--retrain`) a model trained and registered now."
+    from ocr6_scoring.model import BundleError
+    from ocr6_scoring.tracking import bundle_path, track, TrainConfig, PROFILES
     try:
         if args.retrain: raise BundleError('retrain asked')
-        champ = bundle_path(tracking_uri=uri); step(f'Champion already registered at {uri}: {champ}')
-    except BundleError:
-        step(f'Training and registering a champion ({args.profile} profile) on {data}')
-        cfg = TrainConfig(**PROFILES[args.profile], seed=args.seed)
-        tr = track(data_dir=data, config=cfg, tracking_uri=uri, progress=not args.quiet)
-        h = tr.report.metrics['holdout']
-        print(f"MLflow run {tr.run_id}, version {tr.version}: holdout AUC {h['auc']:.3f}, business cost {h['business_cost']:.3f} per client")
-        champ = bundle_path(tracking_uri=uri)
-    step('Data drift: training applicants vs the new ones')
+        champ = bundle_path(tracking_uri=uri); step(f'Champion already registered at {uri}: {champ}'); return champ
+    except BundleError: pass
+    step(f'Training and registering a champion ({args.profile} profile) on {data}')
+    args.interrupted = 'no model was registered; the next `ocr6 demo` trains again'
+    tr = track(data_dir=data, config=TrainConfig(**PROFILES[args.profile], seed=args.seed), tracking_uri=uri, progress=not args.quiet)
+    args.interrupted = None
+    h = tr.report.metrics['holdout']
+    print(f"MLflow run {tr.run_id}, version {tr.version}: holdout AUC {h['auc']:.3f}, business cost {h['business_cost']:.3f} per client")
+    return bundle_path(tracking_uri=uri)
+
+def _demo_drift(data: Path, champ: Path, work: Path, step) -> Path:
+    "The drift report's JSON: the one written for this model version on this data, else a new one."
     from ocr6_scoring.drift import drift_report
-    drift = work/'drift'/'drift_report.html'
-    print(drift_report(data, data, drift, bundle=champ)['line'])
-    site = Path(args.docs_out).resolve()
-    if not args.no_docs:
-        step(f'Building the docs into {site}')
-        docs = REPO/'scripts'/'docs.py'
-        if not docs.exists(): raise FileNotFoundError(f'{docs}: the docs script is not here (editable install needed)')
-        if subprocess.run([sys.executable, str(docs), '--tracking-uri', uri, '--data-dir', str(data), '--out', str(site),
-                           '--configurations', args.profile]).returncode:  # the note's five-configuration table: tracked once
-            raise StartError(f'building the docs failed (see above); `--no-docs` skips them')
-    step('Starting the API, the dashboard and the MLflow UI on 127.0.0.1')
-    ports = [free_port(p) for p in (args.api_port, args.dashboard_port, args.mlflow_port)]
-    api_url, dash_url, mlf_url = (f'http://127.0.0.1:{p}' for p in ports)
+    from ocr6_scoring.tracking import Bundle
+    out = work/'drift'/'drift_report.html'
+    version = Bundle.load(champ).version
+    if out.with_suffix('.json').exists() and out.exists():
+        s = json.loads(out.with_suffix('.json').read_text()).get('settings', {})
+        if s.get('model_version') == version and str(s.get('reference', '')).startswith(f'{data} ('):
+            step(f'Data drift: the report of this model on this data is reused ({out})'); return out.with_suffix('.json')
+    step('Data drift: training applicants vs the new ones')
+    print(drift_report(data, data, out, bundle=champ)['line'], flush=True)
+    return out.with_suffix('.json')
+
+# %% ../nbs/11_cli.ipynb #688c6f3f
+def _demo_services(args, champ: Path, data: Path, uri: str, drift_json: Path, work: Path) -> dict:
+    "The three services: name -> (command line, log, the URL that answers once it is ready, the URL shown)."
+    import shutil
+    from ocr6_scoring.dashboard import READY_PATH
+    api, dash, mlf = (f'http://127.0.0.1:{free_port(p)}' for p in (args.api_port, args.dashboard_port, args.mlflow_port))
     exe = str(Path(sys.executable).with_name('ocr6')) if Path(sys.executable).with_name('ocr6').exists() else (shutil.which('ocr6') or 'ocr6')
-    logs = [work/f'{n}.log' for n in ('api', 'dashboard', 'mlflow')]
-    cmds = [[exe, 'serve', '--model', str(champ), '--data-dir', str(data), '--port', str(ports[0]), '--drift-report', str(drift.with_suffix('.json'))],
-            [exe, 'dashboard', '--api-url', api_url, '--port', str(ports[1])],
-            [sys.executable, '-m', 'mlflow', 'ui', '--backend-store-uri', uri, '--host', '127.0.0.1', '--port', str(ports[2])]]
-    with services() as start:  # however the demo ends (Ctrl-C, SIGTERM, an error, --check), its three process groups are stopped
+    port = lambda u: u.rsplit(':', 1)[1]
+    return {'API': ([exe, 'serve', '--model', str(champ), '--data-dir', str(data), '--port', port(api), '--drift-report', str(drift_json)],
+                    work/'api.log', f'{api}/health', f'{api}/docs'),
+            'dashboard': ([exe, 'dashboard', '--api-url', api, '--port', port(dash)], work/'dashboard.log',
+                          dash + READY_PATH, f'{dash}/'),  # a static file: polling it starts no kernel
+            'MLflow UI': ([sys.executable, '-m', 'mlflow', 'ui', '--backend-store-uri', uri, '--host', '127.0.0.1', '--port', port(mlf)],
+                          work/'mlflow.log', mlf, f'{mlf}/')}
+
+def voila_kernels(proc) -> int:
+    "How many Jupyter kernels run under `proc` (the dashboard's process)."
+    import psutil
+    try: return sum('ipykernel' in ' '.join(c.cmdline()) for c in psutil.Process(proc.pid).children(recursive=True))
+    except psutil.Error: return 0
+
+# %% ../nbs/11_cli.ipynb #1f21028f
+def _start_docs(start, uri: str, data: Path, site: Path, champ: Path, args, work: Path, step):
+    "Start the docs build in the background (a thread echoes its progress, then its outcome); None when the site is current."
+    import subprocess
+    from ocr6_scoring.tracking import Bundle
+    version, marker = Bundle.load(champ).version, site/'.ocr6-champion'
+    if (site/'index.html').exists() and marker.exists() and marker.read_text().strip() == version:
+        step(f'Docs already built for this champion: {site/"index.html"}'); return None
+    docs, log = REPO/'scripts'/'docs.py', work/'docs.log'
+    step(f'Building the docs in the background: the five configurations ({args.profile} profile), the note and the slides '
+         f'into {site} (log {log})')
+    proc = start([sys.executable, str(docs), '--tracking-uri', uri, '--data-dir', str(data), '--out', str(site),
+                  '--configurations', args.profile], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(work))
+    def follow():
+        with open(log, 'w') as out:
+            for line in proc.stdout:
+                out.write(line); out.flush()
+                if DOCS_PROGRESS.match(line) and '\r' not in line: print(f'docs: {line.rstrip()}', flush=True)
+        if proc.wait() == 0:
+            marker.write_text(version); print(f"docs: site ready: {site/'index.html'}", flush=True)
+        elif proc.returncode > 0: print(f'docs: failed (exit {proc.returncode}); see {log}; the services keep running', flush=True)
+    t = threading.Thread(target=follow, daemon=True); t.start()
+    proc.follower = t
+    return proc
+
+# %% ../nbs/11_cli.ipynb #0bad4a1a
+def _demo_check(urls: dict, procs: dict, docs) -> int:
+    "`--check`: the API scores a client, the dashboard runs at most its preheated kernel, the docs build ends well."
+    import httpx
+    tok = os.environ.get('OCR6_API_TOKEN'); hdr = {'Authorization': f'Bearer {tok}'} if tok else None
+    api = urls['API'].rsplit('/', 1)[0]
+    cid = httpx.get(f'{api}/clients', params={'limit': 1}, headers=hdr, timeout=30).json()['items'][0]
+    s = httpx.get(f'{api}/clients/{cid}/score', headers=hdr, timeout=30).json()
+    print(f"check: client {cid} -> probability {s['probability']:.3f}, {s['decision']} (threshold {s['threshold']:.3f})")
+    print(f"check: dashboard kernels running: {voila_kernels(procs['dashboard'])} (at most the preheated one)", flush=True)
+    if docs is None: return 0
+    docs.wait(); docs.follower.join(10)
+    return 0 if docs.returncode == 0 else 3
+
+def _demo_watch(procs: dict, docs) -> int:
+    "Until a service stops (Ctrl-C raises out of here): 1, naming it."
+    print('Ctrl-C stops everything.', flush=True)
+    while all(p.poll() is None for p in procs.values()): time.sleep(0.5)
+    dead = next(n for n, p in procs.items() if p.poll() is not None)
+    print(f"The {dead} stopped (see its log); stopping the others.", file=sys.stderr)
+    return 1
+
+# %% ../nbs/11_cli.ipynb #7406cf12
+def cmd_demo(args):
+    "Everything on the embedded default: data, champion, drift report, API + dashboard + MLflow UI, then the docs in the background."
+    import subprocess
+    step = lambda m: print(f"\n== {m}", flush=True)
+    work = Path(args.work_dir).resolve(); work.mkdir(parents=True, exist_ok=True)
+    data = _demo_data(args, step)
+    uri = args.tracking_uri or f"sqlite:///{(work/'mlruns.db').as_posix()}"
+    champ = _demo_champion(args, data, uri, step)
+    svc = _demo_services(args, champ, data, uri, _demo_drift(data, champ, work, step), work)
+    site, rc, stopping = Path(args.docs_out).resolve(), 0, None
+    step('Starting the API, the dashboard and the MLflow UI on 127.0.0.1')
+    with services(stop_timeout=DEMO_STOP) as start:  # however the demo ends, every process group it started is stopped
         try:
-            procs = [start(c, stdout=open(log, 'w'), stderr=subprocess.STDOUT, cwd=str(work)) for c, log in zip(cmds, logs)]
-            tok = os.environ.get('OCR6_API_TOKEN'); hdr = {'Authorization': f'Bearer {tok}'} if tok else None
-            wait_http(f'{api_url}/health', procs[0], logs[0], 'the API')
-            wait_http(dash_url + READY_PATH, procs[1], logs[1], 'the dashboard')  # a static file: polling starts no kernel
-            wait_http(mlf_url, procs[2], logs[2], 'the MLflow UI')
-            print(f"\n  API (OpenAPI docs)   {api_url}/docs\n  Advisers' dashboard  {dash_url}/\n  MLflow UI            {mlf_url}/"
-                  + ('' if args.no_docs else f"\n  Methodology site     {site/'index.html'}") + f"\n  Logs                 {work}/*.log", flush=True)
-            if args.check:
-                import httpx
-                cid = httpx.get(f'{api_url}/clients', params={'limit': 1}, headers=hdr, timeout=30).json()['items'][0]
-                s = httpx.get(f'{api_url}/clients/{cid}/score', headers=hdr, timeout=30).json()
-                print(f"check: client {cid} -> probability {s['probability']:.3f}, {s['decision']} (threshold {s['threshold']:.3f})")
-                return 0
-            print('Ctrl-C stops all three.', flush=True)
-            while all(p.poll() is None for p in procs): time.sleep(1)
-            dead = next(i for i, p in enumerate(procs) if p.poll() is not None)
-            print(f"{['API', 'dashboard', 'MLflow UI'][dead]} stopped (see {logs[dead]}); stopping the others.", file=sys.stderr)
-            return 1
+            procs = {n: start(c, stdout=open(log, 'w'), stderr=subprocess.STDOUT, cwd=str(work)) for n, (c, log, _, _) in svc.items()}
+            for n, (_, log, ready, _) in svc.items(): wait_http(ready, procs[n], log, f'the {n}')
+            print('\n' + '\n'.join(f'  {SHOWN[n]:<20} {u}' for n, (_, _, _, u) in svc.items()) + f"\n  {'Logs':<20} {work}/*.log", flush=True)
+            docs = None if args.no_docs else _start_docs(start, uri, data, site, champ, args, work, step)
+            rc = _demo_check({n: u for n, (_, _, _, u) in svc.items()}, procs, docs) if args.check else _demo_watch(procs, docs)
         except KeyboardInterrupt:
-            print('\nStopping...', flush=True); return 0
+            print('\nCtrl-C: stopping the services' + (' and the docs build' if not args.no_docs else '') + '...', flush=True)
+            stopping = time.monotonic()
+    if stopping is not None: print(f'Stopped in {time.monotonic() - stopping:.1f} s.', flush=True)
+    return rc
 
 # %% ../nbs/11_cli.ipynb #fa7809a4
 def _add_summary(sub):
