@@ -180,6 +180,7 @@ class ModelInfo(BaseModel):
     model_version: str; threshold: float; threshold_band: Optional[list[float]]; fn_cost: float; fp_cost: float
     calibration: str; estimator: str; metrics: dict[str, float]; global_importance: list[dict[str, Any]]
     features: list[dict[str, str]]; drift: Optional[str]
+    performance: Optional[dict[str, Any]] = None  # estimated on the clients served (performance.estimate_for_bundle): bands, alert, sentence
 
 # ---- the app
 def _service_from_env() -> Service:

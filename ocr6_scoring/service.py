@@ -16,6 +16,7 @@ from .cost import decide, scorecard_points, score_band
 from .tracking import Bundle
 from .explain import SINGLE_ROWS, Explainer, global_importance
 from .offers import MAX_OFFERS, Bounds, search
+from .performance import estimate_for_bundle
 from fastcore.basics import patch
 
 # %% auto #0
@@ -620,4 +621,5 @@ def _build_model_info(self: Service) -> dict:
             'fn_cost': float(d['fn_cost']),
             'fp_cost': float(d['fp_cost']),
             'calibration': str(b.scorer.calibration), 'estimator': type(b.scorer.estimator).__name__,
-            'metrics': hold, 'global_importance': gi, 'features': feats, 'drift': self.drift}
+            'metrics': hold, 'global_importance': gi, 'features': feats, 'drift': self.drift,
+            'performance': estimate_for_bundle(b, self.proba)}  # on the clients served: estimated, as their outcomes are unknown

@@ -23,6 +23,9 @@ def test_health_and_model(client, service):
     m = client.get('/model').json()
     assert m['model_version'] == service.version
     assert 0 < m['threshold'] < 1 and m['fn_cost'] == 10 and m['global_importance'] and m['features']
+    perf = m['performance']  # the clients served have no outcome yet: their performance is estimated, with bands and a sentence
+    assert perf['n'] == len(service.ids) and 'Estimated cost per client' in perf['sentence']
+    assert {k: v['reference'] is not None for k, v in perf['metrics'].items()} == dict.fromkeys(perf['metrics'], True)
 
 def test_search_and_client(client):
     r = client.get('/clients', params={'q': '10000', 'limit': 5}).json()

@@ -7,6 +7,7 @@ About two minutes on 2 cores."""
 import dataclasses, html, json, re, subprocess, sys, time
 from pathlib import Path
 import pytest
+from ocr6_scoring.cli import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT/'scripts'/'docs.py'
@@ -68,6 +69,29 @@ def test_demo_answered_and_stopped(built):
     assert re.search(r'check: client \d+ -> probability [\d.]+, (granted|refused)', out), out
     assert (built['work']/'drift'/'drift_report.json').exists()
     assert not any(_listening(p) for p in built['ports']), 'a service still runs after the demo stopped'
+
+def test_docs_in_the_background_after_the_services(built):
+    "The services answer before the docs build starts; its progress is echoed, its log kept, its end announced."
+    out = built['proc'].stdout
+    assert out.index("Advisers' dashboard") < out.index('Building the docs') < out.index('docs: site ready:'), out
+    assert re.search(r'^docs: configuration 1/5: ', out, re.M) and (built['work']/'docs.log').exists()
+
+def test_readiness_started_no_kernel_but_the_preheated_one(built):
+    n = int(re.search(r'check: dashboard kernels running: (\d+)', built['proc'].stdout).group(1))
+    assert n <= 1, built['proc'].stdout
+
+def test_warm_demo_reuses_and_reports_a_failed_docs_build(built, tmp_path):
+    "Everything reused (champion, drift report); a docs build that fails is reported, and the services had answered first."
+    from conftest import ocr6
+    blocker = tmp_path/'not-a-folder'; blocker.write_text('x')  # the site cannot be written under a file
+    ports = [free_port() for _ in range(3)]
+    r = ocr6('demo', '--data-dir', built['out'].parent/'data', '--work-dir', built['work'], '--docs-out', blocker/'site',
+             '--tracking-uri', built['uri'], '--profile', 'smoke', '--check', '--quiet', '--api-port', ports[0],
+             '--dashboard-port', ports[1], '--mlflow-port', ports[2], cwd=tmp_path, timeout=600)
+    assert r.returncode == 3, (r.returncode, r.stdout[-3000:], r.stderr[-2000:])
+    assert 'Champion already registered' in r.stdout and 'report of this model on this data is reused' in r.stdout
+    assert re.search(r'check: client \d+ -> probability', r.stdout) and re.search(r'^docs: failed \(exit \d+\)', r.stdout, re.M)
+    assert r.stdout.index("Advisers' dashboard") < r.stdout.index('Building the docs') < r.stdout.index('docs: failed')
 
 def test_progress_per_step(built):
     out = built['proc'].stdout
