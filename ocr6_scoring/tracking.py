@@ -6,6 +6,7 @@
 from __future__ import annotations
 import hashlib, json, os, shutil, tempfile, time, traceback
 from contextlib import contextmanager
+from fastcore.basics import patch
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from .tuning import tune, DEFAULT_SPACE, as_score
 
 # %% auto #0
 __all__ = ['SCORES', 'LOSSES', 'PROFILES', 'REGISTERED_MODEL', 'CHAMPION', 'CHALLENGER', 'EXPERIMENT', 'CONFIGURATIONS',
-           'in_holdout', 'data_fingerprint', 'load_object', 'TrainConfig', 'prob_metrics', 'TrainReport',
+           'in_holdout', 'data_fingerprint', 'TrainConfig', 'load_object', 'prob_metrics', 'TrainReport',
            'train_bundle', 'Bundle', 'score_folder', 'default_tracking_uri', 'artifact_root', 'promotion_lock',
            'TrackedRun', 'track', 'bundle_path', 'holdout_cost', 'promote', 'run_configurations', 'comparison_table',
            'track_configurations']
@@ -46,24 +47,6 @@ def data_fingerprint(data_dir) -> dict:
     return {'digest': digest, 'files': files}
 
 # %% ../nbs/06_tracking.ipynb #6955c9f2
-SCORES = {'auc': lambda c: roc_auc, 'business_cost': lambda c: business_cost_score(c.fn_cost, c.fp_cost),
-          'weighted_logloss': lambda c: weighted_logloss_score(c.fn_cost, c.fp_cost)}
-LOSSES = {'logistic': lambda c: 'binary:logistic', 'weighted_logloss': lambda c: weighted_logloss_objective(c.fn_cost, c.fp_cost)}
-
-_XGB_OBJECTIVES = ('binary', 'reg', 'rank', 'count', 'survival', 'multi')  # prefixes of XGBoost's objective names
-
-def load_object(path: str, what: str='object'):
-    "The object at `'package.module:name'` (a dotted name after the colon reaches attributes)."
-    import importlib
-    mod, _, name = path.partition(':')
-    if not mod or not name: raise ModelError(f"{what} {path!r}: an import path is 'package.module:name'")
-    try: obj = importlib.import_module(mod)
-    except ImportError as e: raise ModelError(f"{what} {path!r}: cannot import module {mod!r} ({e})") from None
-    for part in name.split('.'):
-        if not hasattr(obj, part): raise ModelError(f"{what} {path!r}: module {mod!r} has no {name!r}")
-        obj = getattr(obj, part)
-    return obj
-
 @dataclass
 class TrainConfig:
     "A training run's settings (JSON-able)."
@@ -88,27 +71,61 @@ class TrainConfig:
     search_space: dict|None = None
     refit: bool = True  # once the holdout has judged the tuned model, cross-fit the best parameters again on every row
     population_rows: int = 20_000  # training rows kept for the dashboard's comparisons
-    def resolve(self) -> tuple[Score, object]:
-        "The score (a `cost.Score`) and the loss (an objective) this configuration names; errors say what is wrong."
-        if self.fn_cost < 0 or self.fp_cost < 0: raise ModelError("fn_cost and fp_cost must be >= 0")
-        if not 0 < self.holdout < 0.5: raise ModelError(f"holdout must be in (0, 0.5), got {self.holdout}")
-        return self._score(), self._loss()
-    def _score(self) -> Score:
-        if self.score in SCORES: return SCORES[self.score](self)
-        obj = load_object(self.score, 'score') if ':' in self.score else self.score
-        try: return as_score(obj, self.greater_is_better)
-        except ModelError as e: raise ModelError(f"score {self.score!r}: {e} (built-in scores: {', '.join(SCORES)})") from None
-    def _loss(self):
-        if self.loss in LOSSES: return LOSSES[self.loss](self)
-        if ':' not in self.loss or self.loss.split(':')[0] in _XGB_OBJECTIVES: return self.loss  # XGBoost checks its own names
-        return as_objective(load_object(self.loss, 'loss'))
-    def tune_kwargs(self) -> dict:
-        "The arguments of `tune` after the estimator and the data, for this configuration."
-        score, loss = self.resolve()
-        return dict(search_space=self.search_space, loss=loss, score=score, n_folds=self.n_folds,
-                    n_init=self.n_init, n_iter=self.n_iter, calibration=self.calibration, class_weight=self.class_weight,
-                    fixed_params={'n_estimators': self.n_estimators, 'max_bin': self.max_bin}, neg_sample=self.neg_sample,
-                    prune=self.prune, early_stopping_rounds=self.early_stopping_rounds, seed=self.seed)
+
+# %% ../nbs/06_tracking.ipynb #be3c5188
+SCORES = {'auc': lambda c: roc_auc, 'business_cost': lambda c: business_cost_score(c.fn_cost, c.fp_cost),
+          'weighted_logloss': lambda c: weighted_logloss_score(c.fn_cost, c.fp_cost)}
+LOSSES = {'logistic': lambda c: 'binary:logistic', 'weighted_logloss': lambda c: weighted_logloss_objective(c.fn_cost, c.fp_cost)}
+
+# %% ../nbs/06_tracking.ipynb #8ec35913
+def load_object(path: str,  # 'package.module:name'
+                what: str='object',  # what is loaded, named in the error ('score', 'loss')
+               ):
+    "The object at `'package.module:name'` (a dotted name after the colon reaches attributes)."
+    import importlib
+    mod, _, name = path.partition(':')
+    if not mod or not name: raise ModelError(f"{what} {path!r}: an import path is 'package.module:name'")
+    try: obj = importlib.import_module(mod)
+    except ImportError as e: raise ModelError(f"{what} {path!r}: cannot import module {mod!r} ({e})") from None
+    for part in name.split('.'):
+        if not hasattr(obj, part): raise ModelError(f"{what} {path!r}: module {mod!r} has no {name!r}")
+        obj = getattr(obj, part)
+    return obj
+
+# %% ../nbs/06_tracking.ipynb #b7f1046f
+@patch
+def resolve(self: TrainConfig) -> tuple[Score, object]:
+    "The score (a `cost.Score`) and the loss (an objective) this configuration names; errors say what is wrong."
+    if self.fn_cost < 0 or self.fp_cost < 0: raise ModelError("fn_cost and fp_cost must be >= 0")
+    if not 0 < self.holdout < 0.5: raise ModelError(f"holdout must be in (0, 0.5), got {self.holdout}")
+    return self._score(), self._loss()
+
+# %% ../nbs/06_tracking.ipynb #ca675b10
+@patch
+def _score(self: TrainConfig) -> Score:
+    if self.score in SCORES: return SCORES[self.score](self)
+    obj = load_object(self.score, 'score') if ':' in self.score else self.score
+    try: return as_score(obj, self.greater_is_better)
+    except ModelError as e: raise ModelError(f"score {self.score!r}: {e} (built-in scores: {', '.join(SCORES)})") from None
+
+# %% ../nbs/06_tracking.ipynb #5698f53a
+_XGB_OBJECTIVES = ('binary', 'reg', 'rank', 'count', 'survival', 'multi')  # prefixes of XGBoost's objective names
+
+@patch
+def _loss(self: TrainConfig):
+    if self.loss in LOSSES: return LOSSES[self.loss](self)
+    if ':' not in self.loss or self.loss.split(':')[0] in _XGB_OBJECTIVES: return self.loss  # XGBoost checks its own names
+    return as_objective(load_object(self.loss, 'loss'))
+
+# %% ../nbs/06_tracking.ipynb #9ecc1d7d
+@patch
+def tune_kwargs(self: TrainConfig) -> dict:
+    "The arguments of `tune` after the estimator and the data, for this configuration."
+    score, loss = self.resolve()
+    return dict(search_space=self.search_space, loss=loss, score=score, n_folds=self.n_folds,
+                n_init=self.n_init, n_iter=self.n_iter, calibration=self.calibration, class_weight=self.class_weight,
+                fixed_params={'n_estimators': self.n_estimators, 'max_bin': self.max_bin}, neg_sample=self.neg_sample,
+                prune=self.prune, early_stopping_rounds=self.early_stopping_rounds, seed=self.seed)
 
 # %% ../nbs/06_tracking.ipynb #42aa9600
 PROFILES = {  # search effort: TrainConfig fields
@@ -142,10 +159,34 @@ class TrainReport:
     fingerprint: dict
     seconds: float
 
+# %% ../nbs/06_tracking.ipynb #1d754aed
+def _check_folders(out: Path,  # the bundle folder to write
+                   data_dir,  # the training data folder (None: tables given in memory)
+                   overwrite: bool):
+    "Refuse a bundle folder that may not be replaced, or that is the data folder or inside it."
+    check_out(out, overwrite)
+    if data_dir is not None and Path(out).resolve().is_relative_to(Path(data_dir).resolve()):
+        raise BundleError(f"{out}: the bundle folder may not be the data folder {data_dir} or inside it")
+
+# %% ../nbs/06_tracking.ipynb #da9518f7
+def _features(data_dir, tables: Mapping|None, cfg: TrainConfig):
+    "(the feature builder, the application table, X, y, holdout mask of X's rows), the spec fitted outside the holdout."
+    tables = dict(tables) if tables is not None else load_tables(data_dir, require=['application_train'])
+    tables.pop('application_test', None)
+    app = tables['application_train']
+    hold = in_holdout(app['SK_ID_CURR'].to_numpy(), cfg.holdout)
+    if hold.all() or not hold.any(): raise DataError(f"{data_dir}: too few applicants to keep a holdout")
+    fb = FeatureBuilder().fit({**tables, 'application_train': app[~hold]})
+    X = fb.transform(tables)
+    y = app.set_index('SK_ID_CURR').loc[X.index, 'TARGET'].to_numpy('int8')
+    return fb, app, X, y, in_holdout(X.index.to_numpy(), cfg.holdout)
+
+# %% ../nbs/06_tracking.ipynb #feef2e26
 def _population(X: pd.DataFrame, y, proba, n: int, seed: int) -> pd.DataFrame:
     pop = X.assign(TARGET=np.asarray(y, 'int8'), SCORE=np.asarray(proba, 'float32')).reset_index()
     return pop.sample(n=min(n, len(pop)), random_state=seed).sort_values('SK_ID_CURR').reset_index(drop=True)
 
+# %% ../nbs/06_tracking.ipynb #2f74d67b
 def _judge(res, Xt, yt, Xh, yh, cfg) -> tuple[ThresholdResult, dict, pd.DataFrame]:
     "The threshold chosen out of fold for the model `tune` found, its out-of-fold metrics, and its decisions on the holdout."
     thr = best_threshold(yt, res.oof_proba, cfg.fn_cost, cfg.fp_cost, seed=cfg.seed)
@@ -155,12 +196,26 @@ def _judge(res, Xt, yt, Xh, yh, cfg) -> tuple[ThresholdResult, dict, pd.DataFram
     hdf = pd.DataFrame({'SK_ID_CURR': Xh.index, 'TARGET': yh, 'probability': ph, 'refused': ph >= thr.threshold})
     return thr, judged, hdf
 
+# %% ../nbs/06_tracking.ipynb #c319cd4d
 def _refit(res, X, y, cfg, tune_fn, scorer_cls):
     "The best parameters cross-fitted again on every row (holdout included): one trial, no search."
     kw = {**cfg.tune_kwargs(), 'n_init': 0, 'n_iter': 0, 'start': [res.best_params], 'search_space': res.search_space}
     served = tune_fn(cfg.estimator, X, y, progress=False, scorer_cls=scorer_cls, **kw)
     return served, best_threshold(y, served.oof_proba, cfg.fn_cost, cfg.fp_cost, seed=cfg.seed)
 
+# %% ../nbs/06_tracking.ipynb #85e790ee
+def _run_metrics(res, served, thr: ThresholdResult, judged: dict, ys, n_holdout: int, n_features: int, cfg: TrainConfig) -> dict:
+    "The metrics a bundle records, from the search `res`, the `served` result and its threshold `thr`."
+    return {'oof': prob_metrics(ys, served.oof_proba, thr.threshold, cfg.fn_cost, cfg.fp_cost), 'holdout': judged['holdout'],
+            'judged': judged, 'refit': bool(cfg.refit),
+            'cv': {'score': res.score_name, 'greater_is_better': res.greater_is_better, 'best': res.best_score,
+                   'per_fold': res.best_fold_scores, 'n_models': served.scorer.n_models, 'rounds': served.scorer.rounds,
+                   'space': res.search_space},
+            'threshold': {'value': thr.threshold, 'band': list(thr.threshold_band), 'cost_band': list(thr.cost_band)},
+            'best_params': res.best_params, 'n_train': int(len(ys)), 'n_holdout': int(n_holdout),
+            'n_features': int(n_features), 'tuning_seconds': res.seconds}
+
+# %% ../nbs/06_tracking.ipynb #5a7d24c4
 def train_bundle(data_dir,  # folder with application_train (+ child tables)
                  out,  # bundle folder to write (must not exist or be empty unless overwrite)
                  config: TrainConfig|None=None,
@@ -173,30 +228,13 @@ def train_bundle(data_dir,  # folder with application_train (+ child tables)
     t0 = time.perf_counter(); cfg = config or TrainConfig()
     cfg.resolve()  # a bad score or loss fails before the data is read
     out = Path(out)
-    check_out(out, overwrite)
-    if data_dir is not None and Path(out).resolve().is_relative_to(Path(data_dir).resolve()):
-        raise BundleError(f"{out}: the bundle folder may not be the data folder {data_dir} or inside it")
-    tables = dict(tables) if tables is not None else load_tables(data_dir, require=['application_train'])
-    tables.pop('application_test', None)
-    app = tables['application_train']
-    hold = in_holdout(app['SK_ID_CURR'].to_numpy(), cfg.holdout)
-    if hold.all() or not hold.any(): raise DataError(f"{data_dir}: too few applicants to keep a holdout")
-    fb = FeatureBuilder().fit({**tables, 'application_train': app[~hold]})
-    X = fb.transform(tables)
-    y = app.set_index('SK_ID_CURR').loc[X.index, 'TARGET'].to_numpy('int8')
-    is_hold = in_holdout(X.index.to_numpy(), cfg.holdout)
+    _check_folders(out, data_dir, overwrite)
+    fb, app, X, y, is_hold = _features(data_dir, tables, cfg)
     Xt, yt, Xh, yh = X[~is_hold], y[~is_hold], X[is_hold], y[is_hold]
     res = tune_fn(cfg.estimator, Xt, yt, progress=progress, scorer_cls=scorer_cls, **cfg.tune_kwargs())
     thr, judged, hdf = _judge(res, Xt, yt, Xh, yh, cfg)
     served, s_thr, Xs, ys = (*_refit(res, X, y, cfg, tune_fn, scorer_cls), X, y) if cfg.refit else (res, thr, Xt, yt)
-    metrics = {'oof': prob_metrics(ys, served.oof_proba, s_thr.threshold, cfg.fn_cost, cfg.fp_cost), 'holdout': judged['holdout'],
-               'judged': judged, 'refit': bool(cfg.refit),
-               'cv': {'score': res.score_name, 'greater_is_better': res.greater_is_better, 'best': res.best_score,
-                      'per_fold': res.best_fold_scores, 'n_models': served.scorer.n_models, 'rounds': served.scorer.rounds,
-                      'space': res.search_space},
-               'threshold': {'value': s_thr.threshold, 'band': list(s_thr.threshold_band), 'cost_band': list(s_thr.cost_band)},
-               'best_params': res.best_params, 'n_train': int(len(ys)), 'n_holdout': int(len(yh)),
-               'n_features': int(X.shape[1]), 'tuning_seconds': res.seconds}
+    metrics = _run_metrics(res, served, s_thr, judged, ys, len(yh), X.shape[1], cfg)
     fp = data_fingerprint(data_dir) if data_dir is not None else {'digest': None, 'files': {}}
     oof = pd.DataFrame({'SK_ID_CURR': Xs.index, 'TARGET': ys, 'fold': served.fold_of, 'probability': served.oof_proba})
     extra = {'features.json': json.loads(fb.to_json()), 'decision.json': s_thr.to_dict(), 'metrics.json': metrics,
@@ -205,7 +243,7 @@ def train_bundle(data_dir,  # folder with application_train (+ child tables)
     served.scorer.save(out, extra=extra, meta={'data_fingerprint': fp, 'config': asdict(cfg)}, overwrite=overwrite)
     return TrainReport(out, asdict(cfg), metrics, s_thr.to_dict(), res.trials, oof, hdf, fp, time.perf_counter() - t0)
 
-# %% ../nbs/06_tracking.ipynb #1d754aed
+# %% ../nbs/06_tracking.ipynb #64e8fb89
 @dataclass
 class Bundle:
     "A verified model bundle: scorer, feature builder, threshold, metrics and manifest."
@@ -218,34 +256,54 @@ class Bundle:
     @property
     def threshold(self) -> float: return float(self.decision['threshold'])
     @property
-    def ranges(self) -> dict[str, list]:
-        "Accepted ranges of the application's numeric fields at scoring (`data.plausible_ranges`; the domains alone for a bundle without them)."
-        f = self.scorer.files.get('ranges.json')
-        return json.loads(f) if f is not None else plausible_ranges(pd.DataFrame())
-    @property
     def version(self) -> str: return manifest_digest(self.manifest)  # covers every file: model, calibrator, features, decision, ...
-    @classmethod
-    def load(cls, path) -> 'Bundle':
-        sc = Scorer.load(path); blobs = sc.files
-        for need in ('features.json', 'decision.json', 'metrics.json'):
-            if need not in blobs: raise BundleError(f"{path}: bundle file {need} is missing")
-        fb = FeatureBuilder.from_json(blobs['features.json'].decode())
-        return cls(Path(path), sc, fb, json.loads(blobs['decision.json']), json.loads(blobs['metrics.json']), sc.manifest)
-    def population(self) -> pd.DataFrame:
-        import io
-        return pd.read_parquet(io.BytesIO(self.scorer.files['population.parquet']))
-    def holdout_record(self) -> pd.DataFrame|None:
-        "The judged model's holdout rows (SK_ID_CURR index: TARGET, probability, refused); None for a bundle without one."
-        import io
-        if 'holdout.parquet' not in self.scorer.files: return None
-        return pd.read_parquet(io.BytesIO(self.scorer.files['holdout.parquet'])).set_index('SK_ID_CURR')
-    def score_features(self, X: pd.DataFrame) -> pd.DataFrame:
-        p = self.scorer.probability(X[self.features.columns])
-        return pd.DataFrame({'probability': p, 'decision': decide(p, self.threshold)}, index=X.index)
-    def score_tables(self, tables: Mapping) -> pd.DataFrame:
-        "Probability and decision for every applicant of the application table in `tables`."
-        return self.score_features(self.features.transform(tables))
 
+# %% ../nbs/06_tracking.ipynb #33ff2ba5
+@patch(cls_method=True)
+def load(cls: Bundle, path) -> Bundle:
+    "The bundle in folder `path`, every file checked against its manifest; BundleError naming a missing file."
+    sc = Scorer.load(path); blobs = sc.files
+    for need in ('features.json', 'decision.json', 'metrics.json'):
+        if need not in blobs: raise BundleError(f"{path}: bundle file {need} is missing")
+    fb = FeatureBuilder.from_json(blobs['features.json'].decode())
+    return cls(Path(path), sc, fb, json.loads(blobs['decision.json']), json.loads(blobs['metrics.json']), sc.manifest)
+
+# %% ../nbs/06_tracking.ipynb #780af3c0
+@patch(as_prop=True)
+def ranges(self: Bundle) -> dict[str, list]:
+    "Accepted ranges of the application's numeric fields at scoring (`data.plausible_ranges`; the domains alone for a bundle without them)."
+    f = self.scorer.files.get('ranges.json')
+    return json.loads(f) if f is not None else plausible_ranges(pd.DataFrame())
+
+# %% ../nbs/06_tracking.ipynb #13a4f050
+@patch
+def population(self: Bundle) -> pd.DataFrame:
+    "The training rows kept for comparisons: the model's columns, TARGET and the out-of-fold SCORE."
+    import io
+    return pd.read_parquet(io.BytesIO(self.scorer.files['population.parquet']))
+
+# %% ../nbs/06_tracking.ipynb #c49d0694
+@patch
+def holdout_record(self: Bundle) -> pd.DataFrame|None:
+    "The judged model's holdout rows (SK_ID_CURR index: TARGET, probability, refused); None for a bundle without one."
+    import io
+    if 'holdout.parquet' not in self.scorer.files: return None
+    return pd.read_parquet(io.BytesIO(self.scorer.files['holdout.parquet'])).set_index('SK_ID_CURR')
+
+# %% ../nbs/06_tracking.ipynb #4a4fa31a
+@patch
+def score_features(self: Bundle, X: pd.DataFrame) -> pd.DataFrame:
+    "Probability and decision of each row of the feature frame `X` (the bundle's columns are taken from it)."
+    p = self.scorer.probability(X[self.features.columns])
+    return pd.DataFrame({'probability': p, 'decision': decide(p, self.threshold)}, index=X.index)
+
+# %% ../nbs/06_tracking.ipynb #ea994b35
+@patch
+def score_tables(self: Bundle, tables: Mapping) -> pd.DataFrame:
+    "Probability and decision for every applicant of the application table in `tables`."
+    return self.score_features(self.features.transform(tables))
+
+# %% ../nbs/06_tracking.ipynb #adab5385
 def score_folder(model_dir, data_dir, out) -> pd.DataFrame:
     "Score `application_test` of `data_dir` (+ child tables) with a bundle; write SK_ID_CURR,probability,decision."
     b = Bundle.load(model_dir)
@@ -262,8 +320,10 @@ CHAMPION, CHALLENGER = 'champion', 'challenger'  # the registry aliases: the ser
 EXPERIMENT = 'ocr6-scoring'
 
 def default_tracking_uri() -> str:
+    "`OCR6_TRACKING_URI`, else a SQLite file `mlruns.db` in the current folder."
     return os.environ.get('OCR6_TRACKING_URI') or f"sqlite:///{(Path.cwd()/'mlruns.db').as_posix()}"
 
+# %% ../nbs/06_tracking.ipynb #47faaa26
 def artifact_root(uri: str) -> str|None:
     "Artefact location of a new experiment: `OCR6_ARTIFACT_ROOT`, else `mlartifacts/` beside a SQLite file or in the current folder; None for a tracking server."
     if root := os.environ.get('OCR6_ARTIFACT_ROOT'): return root if '://' in root else Path(root).resolve().as_uri()
@@ -296,6 +356,7 @@ def promotion_lock(uri: str):
 _READY: set[str] = set()  # database stores whose tables this process has checked
 
 def _mlflow(uri: str|None):
+    "(the mlflow module pointed at `uri`, a client of it, the URI); a database store's first client is made under the lock."
     import logging, mlflow
     logging.getLogger('mlflow').setLevel(logging.ERROR); logging.getLogger('alembic').setLevel(logging.ERROR)
     uri = uri or default_tracking_uri(); mlflow.set_tracking_uri(uri)
@@ -303,11 +364,14 @@ def _mlflow(uri: str|None):
     with promotion_lock(uri): client = mlflow.MlflowClient(uri)  # the client's store creates MLflow's tables if missing
     _READY.add(uri); return mlflow, client, uri
 
+# %% ../nbs/06_tracking.ipynb #9093ab68
 def _experiment_id(mlflow, client, uri, name) -> str:
+    "The id of experiment `name`, created (with its `artifact_root`) under the lock if missing."
     with promotion_lock(uri):
         exp = client.get_experiment_by_name(name)
         return exp.experiment_id if exp is not None else client.create_experiment(name, artifact_location=artifact_root(uri))
 
+# %% ../nbs/06_tracking.ipynb #6dfb373c
 def _flat(d: Mapping, prefix='') -> dict:
     out = {}
     for k, v in d.items():
@@ -318,6 +382,33 @@ def _flat(d: Mapping, prefix='') -> dict:
 # %% ../nbs/06_tracking.ipynb #c0797d8f
 def _save_fig(ax, path):
     fig = ax.figure; fig.tight_layout(); fig.savefig(path, dpi=110); import matplotlib.pyplot as plt; plt.close(fig)
+
+# %% ../nbs/06_tracking.ipynb #0362c7dd
+def _log_results(mlflow, rep: TrainReport):
+    "Tags, metrics and per-fold scores of a finished training, in the active run."
+    mlflow.set_tags({'ocr6.data_digest': rep.fingerprint['digest'], 'ocr6.score': rep.metrics['cv']['score']})
+    mlflow.log_metrics(_flat({k: v for k, v in rep.metrics.items() if k in ('oof', 'holdout', 'threshold', 'judged')}))
+    mlflow.log_metrics({'cv_best': rep.metrics['cv']['best'], 'seconds': rep.seconds,
+                        'threshold_low': rep.metrics['threshold']['band'][0], 'threshold_high': rep.metrics['threshold']['band'][1]})
+    for k, v in enumerate(rep.metrics['cv']['per_fold']): mlflow.log_metric('cv_fold', v, step=k)
+
+# %% ../nbs/06_tracking.ipynb #e838a01d
+def _log_files(mlflow, rep: TrainReport,
+               tmp: Path,  # the run's work folder, holding the bundle in `bundle/`
+               extra_artifacts: Mapping|None):
+    "The bundle, the trials and predictions, the data fingerprint, the features, the calibration and cost plots and `extra_artifacts`, in the active run."
+    from ocr6_scoring.cost import plot_cost_curve
+    mlflow.log_artifacts(str(tmp/'bundle'), artifact_path='bundle')
+    art = tmp/'art'; art.mkdir()
+    rep.trials.to_csv(art/'trials.csv'); rep.oof.to_csv(art/'oof_predictions.csv', index=False)
+    rep.holdout.to_csv(art/'holdout_predictions.csv', index=False)
+    (art/'data_fingerprint.json').write_text(json.dumps(rep.fingerprint, indent=1))
+    (art/'features.json').write_bytes((tmp/'bundle'/'features.json').read_bytes())
+    _save_fig(plot_reliability({'out of fold': (rep.oof.TARGET, rep.oof.probability),
+                                'holdout': (rep.holdout.TARGET, rep.holdout.probability)}), art/'calibration.png')
+    _save_fig(plot_cost_curve(ThresholdResult.from_dict(rep.decision)), art/'cost_curve.png')
+    mlflow.log_artifacts(str(art))
+    for name, p in (extra_artifacts or {}).items(): mlflow.log_artifact(str(p))
 
 # %% ../nbs/06_tracking.ipynb #74f32ff2
 def _register(client, uri: str, name: str, source: str, run_id: str) -> str:
@@ -341,6 +432,7 @@ class TrackedRun:
     version: str|None = None
     promotion: dict|None = None
 
+# %% ../nbs/06_tracking.ipynb #8eb7f437
 def track(scorer_cls=Scorer,  # the scorer class
           tune_fn=tune,  # the tuning function
           data_dir=None,  # training data folder
@@ -363,23 +455,8 @@ def track(scorer_cls=Scorer,  # the scorer class
         mlflow.set_tags({'ocr6.data_dir': str(Path(data_dir).resolve()), **(tags or {})})
         mlflow.log_params({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in asdict(cfg).items()})
         rep = train_bundle(data_dir, Path(tmp)/'bundle', cfg, progress=progress, scorer_cls=scorer_cls, tune_fn=tune_fn)
-        mlflow.set_tags({'ocr6.data_digest': rep.fingerprint['digest'], 'ocr6.score': rep.metrics['cv']['score']})
-        mlflow.log_metrics(_flat({k: v for k, v in rep.metrics.items() if k in ('oof', 'holdout', 'threshold', 'judged')}))
-        mlflow.log_metrics({'cv_best': rep.metrics['cv']['best'], 'seconds': rep.seconds,
-                            'threshold_low': rep.metrics['threshold']['band'][0], 'threshold_high': rep.metrics['threshold']['band'][1]})
-        for k, v in enumerate(rep.metrics['cv']['per_fold']): mlflow.log_metric('cv_fold', v, step=k)
-        mlflow.log_artifacts(str(Path(tmp)/'bundle'), artifact_path='bundle')
-        art = Path(tmp)/'art'; art.mkdir()
-        rep.trials.to_csv(art/'trials.csv'); rep.oof.to_csv(art/'oof_predictions.csv', index=False)
-        rep.holdout.to_csv(art/'holdout_predictions.csv', index=False)
-        (art/'data_fingerprint.json').write_text(json.dumps(rep.fingerprint, indent=1))
-        (art/'features.json').write_bytes((Path(tmp)/'bundle'/'features.json').read_bytes())
-        from ocr6_scoring.cost import plot_cost_curve
-        _save_fig(plot_reliability({'out of fold': (rep.oof.TARGET, rep.oof.probability),
-                                    'holdout': (rep.holdout.TARGET, rep.holdout.probability)}), art/'calibration.png')
-        _save_fig(plot_cost_curve(ThresholdResult.from_dict(rep.decision)), art/'cost_curve.png')
-        mlflow.log_artifacts(str(art))
-        for name, p in (extra_artifacts or {}).items(): mlflow.log_artifact(str(p))
+        _log_results(mlflow, rep)
+        _log_files(mlflow, rep, Path(tmp), extra_artifacts)
         if bundle_out is not None:
             bo = Path(bundle_out)
             if bo.exists(): shutil.rmtree(bo)
@@ -389,7 +466,7 @@ def track(scorer_cls=Scorer,  # the scorer class
     if register_as and promote_if_better: tr.promotion = promote(register_as, data_dir, tracking_uri=uri, version=version)
     return tr
 
-# %% ../nbs/06_tracking.ipynb #2579a31f
+# %% ../nbs/06_tracking.ipynb #a39b645e
 def bundle_path(name: str=REGISTERED_MODEL, alias: str=CHAMPION, tracking_uri: str|None=None) -> Path:
     "Local folder of the bundle that `alias` points to (downloaded if the artefact store is remote)."
     mlflow, client, uri = _mlflow(tracking_uri)
@@ -397,6 +474,7 @@ def bundle_path(name: str=REGISTERED_MODEL, alias: str=CHAMPION, tracking_uri: s
     except Exception as e: raise BundleError(f"no {alias!r} version of registered model {name!r} at {uri}") from e
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=mv.source))
 
+# %% ../nbs/06_tracking.ipynb #207460de
 def holdout_cost(bundle: Bundle, tables: Mapping, share: float) -> dict:
     "A bundle's business cost on the shared holdout of `tables`, from decisions it made on rows it never trained on."
     app = tables['application_train']
@@ -412,6 +490,7 @@ def holdout_cost(bundle: Bundle, tables: Mapping, share: float) -> dict:
     cost = business_cost(h.TARGET.to_numpy(), refused.to_numpy('float64'), 0.5, c.get('fn_cost', 10.), c.get('fp_cost', 1.))
     return {'business_cost': float(cost.cost), 'n': int(len(h)), 'recorded': int(known.sum()), 'approval_rate': float(1 - refused.mean())}
 
+# %% ../nbs/06_tracking.ipynb #3109ed5c
 def _compare(mlflow, mv, champ, data_dir) -> dict:
     "Holdout business costs of model version `mv` and of the champion version `champ` on the rows both held out."
     b_new, b_old = (Bundle.load(mlflow.artifacts.download_artifacts(artifact_uri=v.source)) for v in (mv, champ))
@@ -423,6 +502,7 @@ def _compare(mlflow, mv, champ, data_dir) -> dict:
             'challenger_cost': new['business_cost'], 'champion_cost': old['business_cost'], 'n_holdout': new['n'],
             'reason': f"holdout cost {new['business_cost']:.4f} {'<' if better else '>='} champion's {old['business_cost']:.4f}"}
 
+# %% ../nbs/06_tracking.ipynb #2579a31f
 def promote(name: str=REGISTERED_MODEL, data_dir=None, tracking_uri: str|None=None,
             version: str|int|None=None,  # the version to judge; None: the one `challenger` points to
            ) -> dict:
@@ -448,6 +528,7 @@ CONFIGURATIONS = {
     '5 + custom loss': dict(class_weight=None, calibration='sigmoid', score='business_cost', loss='weighted_logloss'),
 }
 
+# %% ../nbs/06_tracking.ipynb #9f297fb2
 def run_configurations(data_dir, base: TrainConfig|None=None, tracking_uri: str|None=None, experiment: str=EXPERIMENT,
                        names=None, progress: bool=True) -> pd.DataFrame:
     "Track one run per configuration (not registered) and return the comparison table from MLflow."
