@@ -43,6 +43,7 @@ def find_champion(uri: str,  # MLflow tracking URI
                  ):
     "The `report.Champion` behind `alias`, or a DocsError telling how to make one."
     for log in ('mlflow', 'alembic'): logging.getLogger(log).setLevel(logging.ERROR)
+    os.environ.setdefault('MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR', 'false')  # the build prints its own steps
     train = f"run `ocr6 train --data-dir DIR --out MODEL_DIR --tracking-uri {uri}` first"
     if uri.startswith('sqlite:///') and not Path(uri.removeprefix('sqlite:///')).exists():
         demo = Path('runs/demo/mlruns.db').resolve()  # `ocr6 demo`'s registry with its default --work-dir
