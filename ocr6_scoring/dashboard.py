@@ -8,22 +8,21 @@ import base64, html, io, math, os, subprocess, sys, textwrap, time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Mapping
-from urllib.parse import quote
 import numpy as np
-import httpx
 import ipywidgets as w
 from fastcore.basics import patch
 from .values import format_value
 from matplotlib.figure import Figure
 from .data import SENTINEL_DAYS
+from .api_client import ApiError, ApiClient, http_message  # the API's client (10a_api_client), importable from here too
 
 # %% auto #0
 __all__ = ['TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'FOCUS', 'TITLE', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED', 'PANELS_OF',
-           'ADVISOR_NOTEBOOK', 'READY_PATH', 'contrast_ratio', 'decision_words', 'pct', 'pts', 'ApiError',
-           'http_message', 'ApiClient', 'chart_html', 'tick_label', 'gauge_text', 'gauge_chart', 'contributions_text',
-           'contributions_chart', 'importance_chart', 'histogram_text', 'histogram_chart', 'scatter_text',
-           'scatter_chart', 'warm_up', 'App', 'header_html', 'info_html', 'similar_html', 'reasons_html',
-           'explanation_html', 'what_if_html', 'title_tag', 'dashboard_command', 'serve_dashboard']
+           'ADVISOR_NOTEBOOK', 'READY_PATH', 'contrast_ratio', 'decision_words', 'pct', 'pts', 'chart_html',
+           'tick_label', 'gauge_text', 'gauge_chart', 'contributions_text', 'contributions_chart', 'importance_chart',
+           'histogram_text', 'histogram_chart', 'scatter_text', 'scatter_chart', 'warm_up', 'App', 'header_html',
+           'info_html', 'similar_html', 'reasons_html', 'explanation_html', 'what_if_html', 'title_tag',
+           'dashboard_command', 'serve_dashboard']
 
 # %% ../nbs/10_dashboard.ipynb #7c0d711d
 from .cost import OKABE_ITO  # the palette of every figure of the project, defined once
@@ -32,6 +31,7 @@ BADGE = {'granted': '#e6f4ee', 'refused': '#fde8dc'}  # light backgrounds of the
 FOCUS = OKABE_ITO['blue']  # keyboard focus outline
 TITLE = 'Credit decision support - advisers\' dashboard'
 
+# %% ../nbs/10_dashboard.ipynb #9fc2d1ab
 def contrast_ratio(fg: str, # text colour, '#rrggbb'
                    bg: str, # background colour, '#rrggbb'
                   ) -> float:
@@ -43,82 +43,16 @@ def contrast_ratio(fg: str, # text colour, '#rrggbb'
     hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
 
+# %% ../nbs/10_dashboard.ipynb #82272864
 def decision_words(decision: str) -> str:
     "The decision as icon + word, never colour alone."
     return {'granted': '✔ Granted', 'refused': '✖ Refused'}.get(decision, f'? {decision}')
 
 # %% ../nbs/10_dashboard.ipynb #954db063
 def pct(p: float, digits: int=1) -> str: return '-' if p is None else f'{100 * p:.{digits}f} %'
+
+# %% ../nbs/10_dashboard.ipynb #cd02c9e7
 def pts(x: float) -> str: return f'{x:+.1f}'.replace('-', '−') + ' points'
-
-# %% ../nbs/10_dashboard.ipynb #9faed7b6
-class ApiError(Exception):
-    "A failed API call, with a readable `message` and the HTTP `status` (None when the API was not reached)."
-    def __init__(self, message: str, status: int|None=None):
-        super().__init__(message); self.message, self.status = message, status
-    def __str__(self): return self.message
-
-def _detail(r: httpx.Response) -> str:
-    "The readable part of an error response (FastAPI `detail`, string or list of pydantic errors)."
-    try: d = r.json().get('detail', r.text)
-    except Exception: d = r.text
-    if isinstance(d, list):  # 422 from pydantic: name the fields
-        d = '; '.join(f"{'.'.join(str(x) for x in e.get('loc', [])[1:] if x not in ('body', 'overrides')) or 'request'}: "
-                      f"{e.get('msg', e)}" for e in d if isinstance(e, dict)) or str(d)
-    return str(d).strip() or r.reason_phrase
-
-def http_message(r: httpx.Response) -> str:
-    "A sentence for an adviser explaining an HTTP error answer."
-    s, d = r.status_code, _detail(r)
-    if s == 401 or s == 403: return f'The scoring service refused the dashboard\'s access ({d}). Check OCR6_API_TOKEN.'
-    if s == 404: return f'Not found: {d}.'
-    if s == 422: return f'The scoring service did not accept these values: {d}.'
-    if s >= 500: return f'The scoring service failed (HTTP {s}): {d}. Try again; if it persists, tell the support team.'
-    return f'The scoring service answered HTTP {s}: {d}.'
-
-# %% ../nbs/10_dashboard.ipynb #143d7716
-class ApiClient:
-    "The scoring API over HTTP (httpx): one method per route, `ApiError` on any failure."
-    def __init__(self, base_url: str='http://127.0.0.1:8000', # the API root, e.g. OCR6_API_URL
-                 token: str|None=None, # bearer token (OCR6_API_TOKEN), None when the API is open
-                 timeout: float=10., # seconds before a call is reported as unanswered
-                 transport: httpx.BaseTransport|None=None): # for tests (httpx.MockTransport)
-        self.base_url, self.timeout = base_url.rstrip('/'), timeout
-        headers = {'Authorization': f'Bearer {token}'} if token else {}
-        self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport,
-                                 limits=httpx.Limits(max_connections=16, max_keepalive_connections=16))
-
-    @classmethod
-    def from_env(cls, **kw) -> 'ApiClient':
-        "Built from OCR6_API_URL (default http://127.0.0.1:8000) and OCR6_API_TOKEN."
-        return cls(os.environ.get('OCR6_API_URL') or 'http://127.0.0.1:8000', os.environ.get('OCR6_API_TOKEN') or None, **kw)
-
-    def _call(self, method: str, path: str, **kw):
-        try: r = self.http.request(method, path, **kw)
-        except httpx.TimeoutException:
-            raise ApiError(f'The scoring service at {self.base_url} did not answer within {self.timeout:g} s. Try again in a moment.') from None
-        except httpx.TransportError as e:
-            raise ApiError(f'The scoring service at {self.base_url} cannot be reached ({type(e).__name__}). '
-                           'Check that it is running, then try again.') from None
-        if r.status_code >= 400: raise ApiError(http_message(r), r.status_code)
-        try: return r.json()
-        except ValueError: raise ApiError(f'The scoring service sent an answer that is not JSON (HTTP {r.status_code}).', r.status_code) from None
-
-    def _get(self, path, **params): return self._call('GET', path, params={k: v for k, v in params.items() if v is not None})
-    def health(self) -> dict: return self._get('/health')
-    def model(self) -> dict: return self._get('/model')
-    def clients(self, q: str='', limit: int=20) -> dict: return self._get('/clients', q=q, limit=limit)
-    def client(self, client_id: int) -> dict: return self._get(f'/clients/{int(client_id)}')
-    def score(self, client_id: int) -> dict: return self._get(f'/clients/{int(client_id)}/score')
-    def explanation(self, client_id: int, top: int=6) -> dict: return self._get(f'/clients/{int(client_id)}/explanation', top=top)
-    def similar(self, client_id: int, k: int=10) -> dict: return self._get(f'/clients/{int(client_id)}/similar', k=k)
-    def what_if(self, client_id: int, overrides: Mapping) -> dict:
-        return self._call('POST', f'/clients/{int(client_id)}/what-if', json={'overrides': dict(overrides)})
-    def feature(self, name: str, bins: int=30, client_id: int|None=None, similar_to: int|None=None, k: int|None=None) -> dict:
-        return self._get(f'/population/feature/{quote(name, safe="")}', bins=bins, client_id=client_id, similar_to=similar_to, k=k)
-    def bivariate(self, x: str, y: str, n: int=1000, client_id: int|None=None) -> dict:
-        return self._get('/population/bivariate', x=x, y=y, n=n, client_id=client_id)
-    def close(self): self.http.close()
 
 # %% ../nbs/10_dashboard.ipynb #69fb97cc
 def _figure(width: float=6.4, # inches
@@ -130,10 +64,7 @@ def _figure(width: float=6.4, # inches
     fig.subplots_adjust(left=min(left / width, 0.6), right=1 - right / width, bottom=min(bottom / height, 0.6), top=1 - top / height)
     return fig
 
-def _label_margin(labels) -> float:
-    "Inches needed on the left for tick labels of 9 pt (about 0.075 in per character of the longest line)."
-    return 0.2 + 0.075 * max([len(line) for l in labels for line in str(l).splitlines()] + [4])
-
+# %% ../nbs/10_dashboard.ipynb #925cf8c1
 def chart_html(fig: Figure, # the chart
                text: str, # its text alternative (alt + disclosure)
                dpi: int=110) -> str:
@@ -144,9 +75,15 @@ def chart_html(fig: Figure, # the chart
     return (f'<img class="ocr6-chart" src="data:image/png;base64,{src}" alt="{alt}">'
             f'<details class="ocr6-alt"><summary>Chart as text</summary><p>{html.escape(text)}</p></details>')
 
+# %% ../nbs/10_dashboard.ipynb #f9c3a9a8
 def _style(ax):
     for s in ('top', 'right'): ax.spines[s].set_visible(False)
     ax.tick_params(colors=TEXT, labelsize=9); ax.xaxis.label.set_color(TEXT); ax.yaxis.label.set_color(TEXT)
+
+# %% ../nbs/10_dashboard.ipynb #b6061ced
+def _label_margin(labels) -> float:
+    "Inches needed on the left for tick labels of 9 pt (about 0.075 in per character of the longest line)."
+    return 0.2 + 0.075 * max([len(line) for l in labels for line in str(l).splitlines()] + [4])
 
 # %% ../nbs/10_dashboard.ipynb #033734a1
 def tick_label(name: str, # a feature's name
@@ -164,6 +101,7 @@ def gauge_text(score: Mapping) -> str:
     return (f"Probability of default {pct(p)}, decision threshold {pct(t)}: the client is {dist}, "
             f"so the credit is {'granted' if score['decision'] == 'granted' else 'refused'} ({decision_words(score['decision'])}).")
 
+# %% ../nbs/10_dashboard.ipynb #54721083
 def gauge_chart(score: Mapping) -> tuple[str, str]:
     "Horizontal gauge of the probability against the threshold; returns (html, text)."
     p, t = score['probability'], score['threshold']
@@ -194,6 +132,7 @@ def contributions_text(expl: Mapping) -> str:
             f"Raising the risk: {part(up)}. Lowering the risk: {part(down)}. "
             f"From an average risk of {pct(expl['base_probability'])}, the client's risk is {pct(expl['probability'])}.")
 
+# %% ../nbs/10_dashboard.ipynb #c136f019
 def contributions_chart(expl: Mapping) -> tuple[str, str]:
     "Horizontal bars of the contributions in probability points; returns (html, text)."
     c = sorted(expl.get('contributions') or [], key=lambda d: d['probability_points'])
@@ -250,6 +189,7 @@ def histogram_text(h: Mapping) -> str:
     if near: txt += f"; among the {int(near):,} clients with a close value, {100 * d[i] / near:.0f} % defaulted"
     return txt + '.'
 
+# %% ../nbs/10_dashboard.ipynb #dbea634f
 def histogram_chart(h: Mapping) -> tuple[str, str]:
     "Step histograms of a feature by outcome with the client marked; returns (html, text)."
     e, r, d = np.asarray(h['edges'], float), np.asarray(h['repaid'], float), np.asarray(h['defaulted'], float)
@@ -285,6 +225,7 @@ def scatter_text(b: Mapping, near: int=20) -> str:
     return (txt + f" This client (star): {format_value(c['x'])} and {format_value(c['y'])}; the {len(idx)} clients nearest on the chart "
             f"have an average predicted risk of {pct(s[idx].mean())} and {int(t[idx].sum())} of them defaulted.")
 
+# %% ../nbs/10_dashboard.ipynb #834e37f4
 def scatter_chart(b: Mapping) -> tuple[str, str]:
     "Scatter of two features coloured by score, shaped by outcome, the client starred; returns (html, text)."
     P = b.get('points') or []
@@ -342,21 +283,30 @@ CSS = f"""<style>
 .ocr6-app :focus-visible {{ outline:3px solid {FOCUS} !important; outline-offset:2px !important; box-shadow:0 0 0 2px {BACKGROUND} !important; }}
 </style>"""
 
+# %% ../nbs/10_dashboard.ipynb #7c24c6ab
+def _row(*children, **layout) -> w.Box:
+    "Widgets side by side, wrapping when the line is full (gap set by the `ocr6-row` CSS class)."
+    return w.Box(list(children), layout=w.Layout(display='flex', flex_flow='row wrap', **layout)).add_class('ocr6-row')
+
+# %% ../nbs/10_dashboard.ipynb #1ec069d2
 def _wrap(*children, basis: str='26rem') -> w.Box:
     "A row that wraps into a column on narrow screens or at 200 % zoom."
     for c in children: c.layout.flex, c.layout.min_width = f'1 1 {basis}', '0'
     return _row(*children, width='100%')
 
-def _row(*children, **layout) -> w.Box:
-    "Widgets side by side, wrapping when the line is full (gap set by the `ocr6-row` CSS class)."
-    return w.Box(list(children), layout=w.Layout(display='flex', flex_flow='row wrap', **layout)).add_class('ocr6-row')
-
+# %% ../nbs/10_dashboard.ipynb #d914228a
 def _panel(title: str, *children, cls: str='') -> w.VBox:
     box = w.VBox([w.HTML(f'<h2>{html.escape(title)}</h2>'), *children], layout=w.Layout(width='auto'))
     box.add_class('ocr6-panel')
     if cls: box.add_class(cls)
     return box
 
+# %% ../nbs/10_dashboard.ipynb #59f4c9e8
+def _html(cls: str, value: str='') -> w.HTML:
+    "An HTML widget of the panel's width, with CSS class `cls` (what the page's styles and the browser tests find)."
+    return w.HTML(value, layout=w.Layout(width='auto')).add_class(cls)
+
+# %% ../nbs/10_dashboard.ipynb #72c62e99
 WHAT_IF_FIELDS = {  # application column -> plain label (employment is edited in years, stored in days)
     'AMT_INCOME_TOTAL': 'Annual income', 'AMT_CREDIT': 'Credit amount', 'AMT_ANNUITY': 'Loan annuity (repayment)',
     'AMT_GOODS_PRICE': 'Price of the goods', 'DAYS_EMPLOYED': 'Years employed', 'CNT_CHILDREN': 'Number of children'}
@@ -390,27 +340,38 @@ class App:
 # %% ../nbs/10_dashboard.ipynb #b17623e7
 @patch
 def _build(self: App):
-    H = lambda cls, value='': w.HTML(value, layout=w.Layout(width='auto')).add_class(cls)
+    "Create the widgets, connect their callbacks and lay them out."
+    self._build_panels(); self._build_form(); self._connect(); self._layout()
+
+# %% ../nbs/10_dashboard.ipynb #080a390d
+@patch
+def _build_panels(self: App):
+    "The heading, search, status and panel widgets, and the pickers of the comparisons."
     self.title = w.HTML(CSS + f'<h1>{html.escape(TITLE)}</h1>'
                         '<p class="ocr6-muted">Type a client id to see the decision, its reasons and how the client compares.</p>')
-    self.model_box = H('ocr6-model')
-    self.message = H('ocr6-message')
+    self.model_box = _html('ocr6-model')
+    self.message = _html('ocr6-message')
     self.search = w.Combobox(placeholder='e.g. 100002', description='Client id', ensure_option=False,
                              continuous_update=True, layout=w.Layout(width='20rem'), style={'description_width': '5rem'})
     self.search.add_class('ocr6-search')
     self.show_button = w.Button(description='Show client', tooltip='Show this client', layout=w.Layout(width='auto'))
     for c in ('ocr6-button', 'ocr6-show'): self.show_button.add_class(c)
-    self.status = H('ocr6-status', '<p class="ocr6-muted" aria-live="polite">No client selected yet.</p>')
-    self.header = H('ocr6-header', '<p>Choose a client to see the decision.</p>')
-    self.gauge = H('ocr6-gauge'); self.info = H('ocr6-info'); self.similar = H('ocr6-similar')
-    self.explanation = H('ocr6-explanation'); self.importance = H('ocr6-importance')
+    self.status = _html('ocr6-status', '<p class="ocr6-muted" aria-live="polite">No client selected yet.</p>')
+    self.header = _html('ocr6-header', '<p>Choose a client to see the decision.</p>')
+    self.gauge = _html('ocr6-gauge'); self.info = _html('ocr6-info'); self.similar = _html('ocr6-similar')
+    self.explanation = _html('ocr6-explanation'); self.importance = _html('ocr6-importance')
     self.feature_pick = w.Dropdown(description='Feature', layout=w.Layout(width='auto', max_width='28rem'), style={'description_width': '5rem'})
     self.population_pick = w.ToggleButtons(options=[('All clients', 'all'), ('Similar clients', 'similar')], value='all',
                                            description='Compare with', style={'description_width': '7rem', 'button_width': 'auto'})
-    self.comparison = H('ocr6-comparison')
+    self.comparison = _html('ocr6-comparison')
     self.x_pick = w.Dropdown(description='Horizontal', layout=w.Layout(width='auto', max_width='28rem'), style={'description_width': '6rem'})
     self.y_pick = w.Dropdown(description='Vertical', layout=w.Layout(width='auto', max_width='28rem'), style={'description_width': '6rem'})
-    self.bivariate = H('ocr6-bivariate')
+    self.bivariate = _html('ocr6-bivariate')
+
+# %% ../nbs/10_dashboard.ipynb #f5c4f476
+@patch
+def _build_form(self: App):
+    "The what-if fields, the not-employed box, the re-score and reset buttons, and the result panel."
     st = {'description_width': '13rem'}; lay = w.Layout(width='24rem', max_width='100%')
     self.fields = {c: (w.IntText if c in ('CNT_CHILDREN',) else w.FloatText)(description=lab, style=st, layout=lay, continuous_update=True)
                    for c, lab in WHAT_IF_FIELDS.items()}
@@ -420,8 +381,12 @@ def _build(self: App):
     for c in ('ocr6-button', 'ocr6-rescore'): self.rescore_button.add_class(c)
     self.reset_button = w.Button(description="Reset to the client's values", layout=w.Layout(width='auto'))
     self.reset_button.add_class('ocr6-reset')
-    self.what_if_result = H('ocr6-whatif', '<p class="ocr6-muted">Change a value, then re-score.</p>')
+    self.what_if_result = _html('ocr6-whatif', '<p class="ocr6-muted">Change a value, then re-score.</p>')
 
+# %% ../nbs/10_dashboard.ipynb #b8e9ba06
+@patch
+def _connect(self: App):
+    "Connect the widgets' events to the dashboard's actions."
     self.search.observe(lambda ch: self._guard(self._suggest, ch['new']), 'value')
     self.show_button.on_click(lambda _: self._guard(self.select, self.search.value))
     self.feature_pick.observe(lambda ch: self._quiet or self._guard(self.refresh_comparison), 'value')
@@ -430,6 +395,10 @@ def _build(self: App):
     self.rescore_button.on_click(lambda _: self._guard(self.what_if))
     self.reset_button.on_click(lambda _: self._guard(self._fill_form, self.application))
 
+# %% ../nbs/10_dashboard.ipynb #c601de2e
+@patch
+def _layout(self: App):
+    "The page's container and the panel registry."
     form = w.VBox([*self.fields.values(), self.not_employed, _row(self.rescore_button, self.reset_button)])
     self.container = w.VBox([
         self.title, self.model_box, self.message,
@@ -452,13 +421,16 @@ def _set(self: App, panel: str, html_: str, text: str):
     "Show `html_` in a panel and keep its plain text in `texts`."
     self.panels[panel].value = html_; self.texts[panel] = text
 
+# %% ../nbs/10_dashboard.ipynb #1031b72e
 @patch
 def _error(self: App, message: str):
     self._set('message', f'<div class="ocr6-alert" role="alert"><strong>⚠ Problem:</strong> {html.escape(message)}</div>', message)
 
+# %% ../nbs/10_dashboard.ipynb #803444a7
 @patch
 def _clear_error(self: App): self._set('message', '', '')
 
+# %% ../nbs/10_dashboard.ipynb #1b974c06
 @patch
 def _guard(self: App, f: Callable, *args, **kw):
     "Run a callback; report any failure as a readable message in the page."
@@ -466,18 +438,28 @@ def _guard(self: App, f: Callable, *args, **kw):
     except ApiError as e: self._error(e.message)
     except Exception as e: self._error(f'Something went wrong in the dashboard ({type(e).__name__}: {e}). Try again or reload the page.')
 
+# %% ../nbs/10_dashboard.ipynb #5913454f
 @patch
 def _panel_error(self: App, panel: str, e: Exception):
     msg = e.message if isinstance(e, ApiError) else f'{type(e).__name__}: {e}'
     self._set(panel, f'<p class="ocr6-alert" role="status">This part is unavailable: {html.escape(msg)}</p>', f'Unavailable: {msg}')
 
-# %% ../nbs/10_dashboard.ipynb #2f6afb3c
+# %% ../nbs/10_dashboard.ipynb #c80c4179
 @patch
 def _ensure_model(self: App) -> bool:
+    "Load the model description once: the feature pickers, the summary and the importance chart; False while the API is unreachable."
     if self.model is not None: return True
     try: m = self.api.model()
     except ApiError as e: self._error(e.message); return False
     self.model = m
+    self._set_pickers(m)
+    self._show_model(m)
+    return True
+
+# %% ../nbs/10_dashboard.ipynb #1c655774
+@patch
+def _set_pickers(self: App, m: Mapping):
+    "Fill the feature pickers and `labels` from the model description `m`."
     rank = {d['group']: i for i, d in enumerate(sorted(m.get('global_importance') or [], key=lambda d: -d['importance']))}
     feats = sorted(m.get('features') or [], key=lambda f: rank.get(f.get('group'), len(rank)))
     self.labels = {f['name']: f['label'] for f in feats}
@@ -489,6 +471,11 @@ def _ensure_model(self: App) -> bool:
             self.feature_pick.value = self.x_pick.value = opts[0][1]
             self.y_pick.value = opts[1][1] if len(opts) > 1 else opts[0][1]
     finally: self._quiet = False
+
+# %% ../nbs/10_dashboard.ipynb #2e47dc64
+@patch
+def _show_model(self: App, m: Mapping):
+    "The model summary panel and the global importance chart."
     mt = m.get('metrics') or {}
     text = (f"A credit is refused when the probability of default is {pct(m['threshold'])} or more. This threshold keeps the "
             f"expected cost lowest, counting a missed default as {m['fn_cost'] / max(m['fp_cost'], 1e-9):g} times as costly as "
@@ -500,8 +487,8 @@ def _ensure_model(self: App) -> bool:
               text + (f" Data drift: {m['drift']}" if m.get('drift') else ''))
     h, t = importance_chart(m.get('global_importance') or [])
     self._set('importance', h, t)
-    return True
 
+# %% ../nbs/10_dashboard.ipynb #2f6afb3c
 @patch
 def _suggest(self: App, q):
     "Update the search suggestions for what the adviser typed (digits only)."
@@ -522,6 +509,7 @@ def header_html(score: Mapping) -> tuple[str, str]:
             f'probability of default <strong>{pct(score["probability"])}</strong>'
             f'<span class="ocr6-muted">{band} · model {html.escape(str(score.get("model_version", "")))}</span></p>', text)
 
+# %% ../nbs/10_dashboard.ipynb #f31fd0f5
 def info_html(client: Mapping) -> tuple[str, str]:
     "The client's descriptive information as a two-column table; returns (html, text)."
     rows = [(i['label'], format_value(i['value'], i.get('unit', ''))) for i in client.get('info') or []]
@@ -529,6 +517,7 @@ def info_html(client: Mapping) -> tuple[str, str]:
     return (f'<table><caption class="ocr6-muted" style="text-align:left">Client {client["id"]}</caption>{body}</table>',
             '; '.join(f'{l}: {v}' for l, v in rows))
 
+# %% ../nbs/10_dashboard.ipynb #963274de
 def similar_html(sim: Mapping, labels: Mapping|None=None) -> tuple[str, str]:
     "The similar past clients: their default rate and list (outcome in words); returns (html, text)."
     n = sim.get('neighbours') or []
@@ -542,6 +531,7 @@ def similar_html(sim: Mapping, labels: Mapping|None=None) -> tuple[str, str]:
             f'<th scope="col">Predicted risk</th><th scope="col">Outcome</th></tr></thead><tbody>{rows}</tbody></table>'
             f'<p class="ocr6-muted">Similarity measured on: {html.escape(feats)}.</p></details>', text)
 
+# %% ../nbs/10_dashboard.ipynb #a525cb1b
 def reasons_html(expl: Mapping) -> str:
     "The reason-code sentences, raising then lowering the risk."
     r = expl.get('reasons') or {}
@@ -549,6 +539,7 @@ def reasons_html(expl: Mapping) -> str:
     return (f'<h3>▲ Raising the risk</h3><ul>{li(r.get("raising", []))}</ul>'
             f'<h3>▼ Lowering the risk</h3><ul>{li(r.get("lowering", []))}</ul>')
 
+# %% ../nbs/10_dashboard.ipynb #eb3257c4
 def explanation_html(expl: Mapping) -> tuple[str, str]:
     "The local explanation chart followed by the reason-code sentences; returns (html, text)."
     h, t = contributions_chart(expl)
@@ -574,9 +565,11 @@ def _jobs(self: App, cid: int, which=('score', 'client', 'explanation', 'similar
         jobs['bivariate'] = (lambda: api.bivariate(x, y, n=self.n_points, client_id=cid), lambda b: {'bivariate': scatter_chart(b)})
     return {k: v for k, v in jobs.items() if k in which}
 
+# %% ../nbs/10_dashboard.ipynb #da52b0e3
 PANELS_OF = {'score': ('header', 'gauge'), 'client': ('info',), 'explanation': ('explanation',), 'similar': ('similar',),
              'comparison': ('comparison',), 'bivariate': ('bivariate',)}
 
+# %% ../nbs/10_dashboard.ipynb #f62e4008
 @patch
 def _fetch(self: App, jobs: Mapping[str, tuple]) -> dict:
     "Run the calls concurrently, render each answer as it arrives; name -> (answer, {panel: (html, text)}) or the exception."
@@ -588,6 +581,7 @@ def _fetch(self: App, jobs: Mapping[str, tuple]) -> dict:
         except Exception as e: out[name] = e
     return out
 
+# %% ../nbs/10_dashboard.ipynb #c5770ef6
 @patch
 def _fill_form(self: App, a: Mapping):
     "Put the client's values in the what-if form (employment in years, or 'not employed')."
@@ -598,6 +592,7 @@ def _fill_form(self: App, a: Mapping):
             v = 0. if self.not_employed.value else round(-v / 365.25, 1)
         f.value = 0 if v is None else (int(v) if isinstance(f, w.IntText) else float(v))
 
+# %% ../nbs/10_dashboard.ipynb #4f96a8c4
 @patch
 def _show(self: App, results: Mapping):
     "Put rendered results in their panels; a failed route leaves its reason in its panels."
@@ -610,6 +605,7 @@ def _show(self: App, results: Mapping):
             self.application = dict(r[0].get('application') or {})
             self._fill_form(self.application)
 
+# %% ../nbs/10_dashboard.ipynb #f123cd30
 @patch
 def select(self: App, client_id) -> bool:
     "Show a client in every panel; False (and a message in the page) when it cannot."
@@ -644,6 +640,7 @@ def refresh_comparison(self: App):
     "Redraw the distribution panel for the chosen feature and population."
     if self.client_id is not None: self._show(self._fetch(self._jobs(self.client_id, ['comparison'])))
 
+# %% ../nbs/10_dashboard.ipynb #5c878c21
 @patch
 def refresh_bivariate(self: App):
     "Redraw the bivariate panel for the chosen pair of features."
@@ -666,6 +663,7 @@ def form_overrides(self: App) -> dict:
         out[c] = v
     return out
 
+# %% ../nbs/10_dashboard.ipynb #ef1ddafe
 def what_if_html(r: Mapping) -> tuple[str, str]:
     "Before / after table of a what-if answer; returns (html, text)."
     b, a = r['before'], r['after']
@@ -682,6 +680,7 @@ def what_if_html(r: Mapping) -> tuple[str, str]:
              + row('Distance to the threshold', lambda s: pts(100 * s['distance'])) + '</tbody></table>')
     return f'<p>{html.escape(text)}</p>{table}', text
 
+# %% ../nbs/10_dashboard.ipynb #cae87640
 @patch
 def what_if(self: App, overrides: Mapping|None=None) -> dict|None:
     "Re-score the client with `overrides` (default: the form's changes); the API's answer, or None on error."
@@ -698,6 +697,7 @@ def what_if(self: App, overrides: Mapping|None=None) -> dict|None:
 for _p in ('header', 'gauge', 'info', 'similar', 'explanation', 'importance', 'comparison', 'bivariate', 'what_if', 'message', 'model', 'status'):
     setattr(App, f'{_p}_text', property(lambda self, _p=_p: self.texts.get(_p, ''), doc=f"Plain text of the {_p.replace('_', ' ')} panel."))
 
+# %% ../nbs/10_dashboard.ipynb #119a7a6c
 @patch
 def close(self: App):
     "Stop the worker threads (and the HTTP client, if it has one)."
@@ -709,11 +709,13 @@ _REPO = Path(__file__).resolve().parents[1] if '__file__' in globals() else Path
 ADVISOR_NOTEBOOK = _REPO/'dashboards'/'advisor.ipynb'
 READY_PATH = '/voila/static/voila.js'  # what readiness checks fetch: a static file (any page of the notebook would start a kernel)
 
+# %% ../nbs/10_dashboard.ipynb #a312515d
 def title_tag(title: str=TITLE):
     "An output that sets the browser page title (Voilà runs the script of a trusted HTML output)."
     from IPython.display import HTML
     return HTML(f'<script>document.title = {title!r};</script>')
 
+# %% ../nbs/10_dashboard.ipynb #c03d1fc2
 def dashboard_command(api_url: str, # the API root the dashboard calls
                       port: int=8866, # Voilà's port (bound to 127.0.0.1)
                       token: str|None=None, # the API's bearer token, passed as OCR6_API_TOKEN
@@ -732,6 +734,7 @@ def dashboard_command(api_url: str, # the API root the dashboard calls
     else: env.pop('OCR6_API_TOKEN', None)
     return argv, env
 
+# %% ../nbs/10_dashboard.ipynb #f82fe5c4
 def serve_dashboard(api_url: str, port: int=8866, token: str|None=None,
                     wait: bool=True, # block until Voilà stops (the CLI); False returns the running process (tests)
                     log: str|Path|None=None, # with wait=False: file for Voilà's output (default: discarded)

@@ -7,18 +7,18 @@ from __future__ import annotations
 import asyncio, contextlib, json, math, os, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 from fastcore.basics import patch
-from typing import Mapping
+from typing import Mapping, NamedTuple
 import numpy as np
 from .cli import REPO, free_port, stop_processes, wait_until  # REPO: the checkout, where `api` is importable
 from .data import SENTINEL_DAYS
-from .dashboard import ApiError
+from .api_client import ApiError
 from .values import format_value
 
 # %% auto #0
-__all__ = ['PG_ROOT', 'CHROMIUM_ARGS', 'PANELS', 'CHARTS', 'pg_bin', 'ThrowawayPostgres', 'Conn', 'get_once', 'db_url',
-           'server_env', 'start_uvicorn', 'start_serve', 'wait_ready', 'api_server', 'audit_rows', 'client_ids',
-           'clients_folder', 'known_applications', 'cpu_seconds', 'rss_mb', 'StubApi', 'browser_missing',
-           'dashboard_server', 'browser_session']
+__all__ = ['PG_ROOT', 'SMALL_XGB', 'CHROMIUM_ARGS', 'PANELS', 'CHARTS', 'pg_bin', 'ThrowawayPostgres', 'Conn', 'get_once',
+           'db_url', 'server_env', 'start_uvicorn', 'start_serve', 'wait_ready', 'api_server', 'audit_rows',
+           'client_ids', 'clients_folder', 'known_applications', 'cpu_seconds', 'rss_mb', 'SmallModel', 'small_model',
+           'StubApi', 'browser_missing', 'dashboard_server', 'browser_session']
 
 # %% ../nbs/13_testing.ipynb #b6c39a9c
 PG_ROOT = Path('/usr/lib/postgresql')  # where Debian's postgresql-<version> packages put their server binaries
@@ -57,6 +57,7 @@ def _as_server_user() -> dict:
     except KeyError: raise PermissionError("initdb refuses root and there is no `postgres` user: install Debian's `postgresql` package") from None
     return {'user': pw.pw_uid, 'group': pw.pw_gid, 'extra_groups': []}
 
+# %% ../nbs/13_testing.ipynb #bc4586af
 @patch
 def _run(self: ThrowawayPostgres, *args, check=True, **kw) -> subprocess.CompletedProcess:
     "Run server binary `args[0]` of this installation with `args[1:]`, as the server's user; an error names the command and its output."
@@ -65,7 +66,7 @@ def _run(self: ThrowawayPostgres, *args, check=True, **kw) -> subprocess.Complet
         raise RuntimeError(f"{args[0]} failed ({r.returncode}): {(r.stderr or r.stdout).strip()[-2000:]}")
     return r
 
-# %% ../nbs/13_testing.ipynb #16f2368d
+# %% ../nbs/13_testing.ipynb #957f320b
 @patch
 def start(self: ThrowawayPostgres) -> ThrowawayPostgres:
     "initdb into a new temporary folder and start the server on a free loopback port (ready when this returns)."
@@ -75,6 +76,7 @@ def start(self: ThrowawayPostgres) -> ThrowawayPostgres:
     self._run('initdb', '-D', self.root/'data', '-U', self.user, '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-instructions')
     return self.restart()
 
+# %% ../nbs/13_testing.ipynb #dd51541a
 @patch
 def restart(self: ThrowawayPostgres, timeout: float=120) -> ThrowawayPostgres:
     "Start the server on its folder and port (after `kill`: crash recovery); ready when this returns, else an error with its log."
@@ -102,6 +104,7 @@ def kill(self: ThrowawayPostgres):
         with contextlib.suppress(ProcessLookupError): os.kill(int(b), signal.SIGKILL)
     self.proc.wait()
 
+# %% ../nbs/13_testing.ipynb #9f36d4fa
 @patch
 def stop(self: ThrowawayPostgres, remove: bool=True):
     "Stop the server (fast shutdown, then immediate, then SIGKILL) and remove its folder unless `remove` is False."
@@ -113,8 +116,11 @@ def stop(self: ThrowawayPostgres, remove: bool=True):
         self.kill()
     if remove and self.root is not None: shutil.rmtree(self.root, ignore_errors=True); self.root = None
 
+# %% ../nbs/13_testing.ipynb #92bf4a60
 @patch
 def __enter__(self: ThrowawayPostgres): return self.start()
+
+# %% ../nbs/13_testing.ipynb #f5b57a15
 @patch
 def __exit__(self: ThrowawayPostgres, *exc): self.stop()
 
@@ -160,17 +166,19 @@ class Conn:
         if self.w is not None: self.w.close()
         self.r = self.w = None
 
+# %% ../nbs/13_testing.ipynb #7e480a52
 async def get_once(port: int, path: str, headers: dict|None=None) -> tuple[int, bytes]:
     "One GET on a fresh connection (5 s at most)."
     c = Conn(port, headers=headers)
     try: return await asyncio.wait_for(c.request('GET', path), 5)
     finally: c.close()
 
-# %% ../nbs/13_testing.ipynb #7e480a52
+# %% ../nbs/13_testing.ipynb #345f11c0
 def db_url(db) -> str:
     "`db` as a SQLAlchemy URL: a URL is kept, a path is a SQLite file."
     return db if isinstance(db, str) and '://' in db else f'sqlite:///{Path(db).resolve()}'
 
+# %% ../nbs/13_testing.ipynb #0651b7e9
 def server_env(model_dir, data_dir, db, token: str|None=None) -> dict:
     "Environment of an API server on `model_dir`, the clients of `data_dir`, the audit log `db` (a SQLite path or a URL) and `token`."
     env = {**os.environ, 'OCR6_MODEL_DIR': str(model_dir), 'OCR6_DATA_DIR': str(data_dir), 'OCR6_DATABASE_URL': db_url(db)}
@@ -178,6 +186,7 @@ def server_env(model_dir, data_dir, db, token: str|None=None) -> dict:
     if token: env['OCR6_API_TOKEN'] = token
     return env
 
+# %% ../nbs/13_testing.ipynb #90ca0863
 def start_uvicorn(app: str, port: int, env: dict, log: Path, app_dir=None) -> subprocess.Popen:
     "`python -m uvicorn <app>` on 127.0.0.1:`port` (one worker, its own process group), output to `log`."
     cmd = [sys.executable, '-m', 'uvicorn', app, '--host', '127.0.0.1', '--port', str(port), '--workers', '1', '--log-level', 'warning']
@@ -185,6 +194,7 @@ def start_uvicorn(app: str, port: int, env: dict, log: Path, app_dir=None) -> su
     with open(log, 'ab') as out:
         return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
+# %% ../nbs/13_testing.ipynb #e8c80602
 def start_serve(model_dir, data_dir, db, port: int, log: Path, workers: int=1, token: str|None=None) -> subprocess.Popen:
     "`ocr6 serve --workers N` on 127.0.0.1:`port` with the audit log `db`, in its own process group (a signal reaches every worker)."
     exe = Path(sys.executable).with_name('ocr6')
@@ -194,11 +204,12 @@ def start_serve(model_dir, data_dir, db, port: int, log: Path, workers: int=1, t
         return subprocess.Popen(cmd, cwd=REPO, env=server_env(model_dir, data_dir, db, token), stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
-# %% ../nbs/13_testing.ipynb #345f11c0
+# %% ../nbs/13_testing.ipynb #0ba5023d
 def wait_ready(proc: subprocess.Popen, port: int, log: Path, timeout: float=120) -> None:
     "Until GET /health answers 200 (`StartError` with the log if the process exits or the time runs out)."
     wait_until(lambda: asyncio.run(get_once(port, '/health'))[0] == 200, proc, log, 'the server', timeout, 0.1)
 
+# %% ../nbs/13_testing.ipynb #c4d422d2
 @contextlib.contextmanager
 def api_server(model_dir, data_dir, db, log: Path, timeout: float=120, workers: int|None=None, token: str|None=None):
     "The real API on a free loopback port (`python -m uvicorn`, or `ocr6 serve --workers N` when `workers` is given); yields (process, port)."
@@ -210,7 +221,7 @@ def api_server(model_dir, data_dir, db, log: Path, timeout: float=120, workers: 
         yield proc, port
     finally: stop_processes(proc)
 
-# %% ../nbs/13_testing.ipynb #0651b7e9
+# %% ../nbs/13_testing.ipynb #6e4f8a97
 def audit_rows(db) -> list[tuple]:
     "(route, client_id, probability) of every row of the audit table `decisions` of `db` (a SQLite path or a URL), in order."
     import sqlalchemy as sa
@@ -219,11 +230,13 @@ def audit_rows(db) -> list[tuple]:
         with e.connect() as c: return [tuple(r) for r in c.exec_driver_sql('SELECT route, client_id, probability FROM decisions ORDER BY id')]
     finally: e.dispose()
 
+# %% ../nbs/13_testing.ipynb #2cb55436
 def client_ids(data_dir, n: int|None=None) -> list[int]:
     "SK_ID_CURR of the clients (application_test.csv) of a data folder (the first `n`)."
     import pandas as pd
     return [int(i) for i in pd.read_csv(Path(data_dir)/'application_test.csv', usecols=['SK_ID_CURR'], nrows=n).SK_ID_CURR]
 
+# %% ../nbs/13_testing.ipynb #d0a832d5
 def clients_folder(train_dir, out) -> Path:
     "A data folder whose application_test holds a training folder's applicants (no TARGET), with its child tables."
     import pandas as pd
@@ -233,6 +246,7 @@ def clients_folder(train_dir, out) -> Path:
         if p.name not in ('application_train.csv', 'application_test.csv'): shutil.copy(p, out/p.name)
     return out
 
+# %% ../nbs/13_testing.ipynb #df28b7b5
 def known_applications(data_dir, n: int) -> list[dict]:
     "The first `n` application rows of a data folder as JSON bodies of POST /score (missing values left out)."
     import pandas as pd
@@ -240,6 +254,7 @@ def known_applications(data_dir, n: int) -> list[dict]:
     df = pd.read_csv(Path(data_dir)/'application_test.csv', nrows=n)
     return [{'application': {k: json_value(v) for k, v in r.items() if json_value(v) is not None}} for r in df.to_dict('records')]
 
+# %% ../nbs/13_testing.ipynb #4672f56c
 def cpu_seconds(pid: int|None) -> float:
     "CPU seconds (user + system) used so far by process `pid` and its children still running (Linux /proc; NaN elsewhere)."
     if pid is None: return math.nan
@@ -249,10 +264,40 @@ def cpu_seconds(pid: int|None) -> float:
         return sum(sum(int(x) for x in Path(f'/proc/{p}/stat').read_text().rsplit(')', 1)[1].split()[11:13]) / tick for p in [pid, *kids])
     except (OSError, ValueError, IndexError): return math.nan
 
+# %% ../nbs/13_testing.ipynb #319b545e
 def rss_mb(pid: int) -> dict[int, float]:
     "Resident memory (MB) of process `pid` and of each of its children (Linux /proc)."
     kids = Path(f'/proc/{pid}/task/{pid}/children').read_text().split()
     return {int(p): int(Path(f'/proc/{p}/statm').read_text().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20 for p in [pid, *kids]}
+
+# %% ../nbs/13_testing.ipynb #a76b84b8
+SMALL_XGB = dict(n_estimators=50, max_depth=3, learning_rate=0.2, early_stopping_rounds=0, cv=2, n_jobs=1)  # a scorer trained in seconds
+
+class SmallModel(NamedTuple):
+    "What `small_model` returns: the folder's tables, the fitted features, the training matrix and target, the scorer."
+    tables: dict  # the synthetic folder's tables (`data.load_tables`)
+    features: object  # the `FeatureBuilder` fitted on the training applicants
+    X: object  # their features (DataFrame indexed by SK_ID_CURR)
+    y: object  # their TARGET, aligned with X
+    scorer: object  # `Scorer('XGBClassifier', calibration, **SMALL_XGB)` fitted on X, y
+
+# %% ../nbs/13_testing.ipynb #8db4f372
+def small_model(folder,  # where the synthetic data folder is written
+                n_clients: int=2000,  # training applicants
+                seed: int=0,
+                calibration: str='sigmoid',
+               ) -> SmallModel:
+    "A synthetic data folder and an XGBoost scorer trained on its applicants without tuning (a few seconds)."
+    from ocr6_scoring.synth import synthesize
+    from ocr6_scoring.data import load_tables
+    from ocr6_scoring.features import FeatureBuilder
+    from ocr6_scoring.model import Scorer
+    synthesize(folder, n_clients=n_clients, seed=seed, progress=False)
+    tables = load_tables(folder)
+    fb = FeatureBuilder()
+    X = fb.fit_transform({k: v for k, v in tables.items() if k != 'application_test'})
+    y = tables['application_train'].set_index('SK_ID_CURR').loc[X.index, 'TARGET'].to_numpy()
+    return SmallModel(tables, fb, X, y, Scorer('XGBClassifier', calibration=calibration, **SMALL_XGB).fit(X, y))
 
 # %% ../nbs/13_testing.ipynb #ca971818
 _STUB_FEATURES = [  # name, label, unit, group
@@ -266,6 +311,7 @@ _STUB_FEATURES = [  # name, label, unit, group
     ('CNT_CHILDREN', 'Number of children', '', 'CNT_CHILDREN')]
 _COEF = {'EXT_SOURCE_2': -3.0, 'CREDIT_INCOME_RATIO': 0.25, 'YEARS_EMPLOYED': -0.05, 'AGE': -0.02, 'CNT_CHILDREN': 0.15}
 
+# %% ../nbs/13_testing.ipynb #3b6c54d7
 def _stub_application(i, rng) -> dict:
     "A random application of client `i` (the fields the stub's routes use)."
     income = float(round(rng.lognormal(11.9, 0.5), -2)); credit = float(round(income * rng.uniform(1, 6), -2))
@@ -275,6 +321,7 @@ def _stub_application(i, rng) -> dict:
             'CNT_CHILDREN': int(rng.poisson(0.5)), 'EXT_SOURCE_2': round(float(rng.beta(4, 2.5)), 4),
             'CODE_GENDER': 'F' if rng.random() < 0.6 else 'M', 'NAME_FAMILY_STATUS': 'Married', 'NAME_INCOME_TYPE': 'Working'}
 
+# %% ../nbs/13_testing.ipynb #1737fb2a
 def _stub_features(a) -> dict:
     "The stub model's features of application `a`."
     emp = a['DAYS_EMPLOYED']
@@ -303,16 +350,24 @@ class StubApi:
 def _proba(self: StubApi, f, drop=None) -> float:
     z = 0.2 + sum(c * (f[k] if k != drop else self._mean(k)) for k, c in _COEF.items())
     return float(1 / (1 + math.exp(-z)))
+
+# %% ../nbs/13_testing.ipynb #cf727e9b
 @patch
 def _mean(self: StubApi, k): return float(self.pop[k].mean()) if hasattr(self, 'pop') else 0.
+
+# %% ../nbs/13_testing.ipynb #b9bfd277
 @patch
 def _enter(self: StubApi, route, *args):
     self.calls.append((route, *args))
     if e := self.fail.get(route, self.fail.get('*')): raise e
+
+# %% ../nbs/13_testing.ipynb #6396aef5
 @patch
 def _app(self: StubApi, cid) -> dict:
     if int(cid) not in self.apps: raise ApiError(f'Not found: client {cid} not found.', 404)
     return self.apps[int(cid)]
+
+# %% ../nbs/13_testing.ipynb #5e4d24c9
 @patch
 def _score(self: StubApi, cid, a) -> dict:
     p = self._proba(_stub_features(a))
@@ -323,6 +378,8 @@ def _score(self: StubApi, cid, a) -> dict:
 # %% ../nbs/13_testing.ipynb #f34c5fe9
 @patch
 def health(self: StubApi): self._enter('health'); return {'status': 'ok'}
+
+# %% ../nbs/13_testing.ipynb #c71d64dc
 @patch
 def model(self: StubApi):
     self._enter('model')
@@ -332,10 +389,14 @@ def model(self: StubApi):
             'global_importance': [{'group': g, 'label': l, 'importance': abs(_COEF.get(n, 0.01)) * (5 if n == 'EXT_SOURCE_2' else 1)}
                                   for n, l, u, g in _STUB_FEATURES],
             'features': [{'name': n, 'label': l, 'unit': u, 'group': g} for n, l, u, g in _STUB_FEATURES], 'drift': None}
+
+# %% ../nbs/13_testing.ipynb #783ff6dd
 @patch
 def clients(self: StubApi, q='', limit=20):
     self._enter('clients', q); m = [i for i in self.ids if str(i).startswith(str(q))]
     return {'items': m[:limit], 'total': len(m)}
+
+# %% ../nbs/13_testing.ipynb #95540f6f
 @patch
 def client(self: StubApi, cid):
     self._enter('client', cid); a = self._app(cid); f = _stub_features(a)
@@ -343,6 +404,8 @@ def client(self: StubApi, cid):
     info += [{'name': 'CODE_GENDER', 'label': 'Gender', 'value': a['CODE_GENDER'], 'unit': ''},
              {'name': 'NAME_FAMILY_STATUS', 'label': 'Family status', 'value': a['NAME_FAMILY_STATUS'], 'unit': ''}]
     return {'id': int(cid), 'info': info, 'application': dict(a)}
+
+# %% ../nbs/13_testing.ipynb #2f28f29e
 @patch
 def score(self: StubApi, cid): self._enter('score', cid); return self._score(int(cid), self._app(cid))
 
@@ -359,12 +422,16 @@ def explanation(self: StubApi, cid, top=6):
     return {'id': int(cid), 'probability': p, 'base_probability': float(self.pop_score.mean()), 'contributions': c,
             'reasons': {'raising': [sentence(d) for d in c if d['direction'] == 'raises'],
                         'lowering': [sentence(d) for d in c if d['direction'] == 'lowers']}, 'model_version': 'stub0001'}
+
+# %% ../nbs/13_testing.ipynb #3eb1a1ad
 @patch
 def _nearest(self: StubApi, cid, k):
     f = _stub_features(self._app(cid)); X = np.column_stack([self.pop[n] for n in _COEF])
     z = (X - X.mean(0)) / X.std(0); c = (np.array([f[n] for n in _COEF]) - X.mean(0)) / X.std(0)
     d = np.sqrt(((z - c) ** 2).sum(1)); idx = np.argsort(d)[:k]
     return idx, d[idx]
+
+# %% ../nbs/13_testing.ipynb #212beb54
 @patch
 def similar(self: StubApi, cid, k=10):
     self._enter('similar', cid); idx, d = self._nearest(cid, k)
@@ -379,6 +446,8 @@ def what_if(self: StubApi, cid, overrides):
     bad = [k for k in overrides if k not in a or k == 'SK_ID_CURR']
     if bad: raise ApiError(f'The scoring service did not accept these values: {bad[0]}: Extra inputs are not permitted.', 422)
     return {'before': self._score(int(cid), a), 'after': self._score(int(cid), {**a, **overrides}), 'overrides': dict(overrides)}
+
+# %% ../nbs/13_testing.ipynb #bbc8fce0
 @patch
 def feature(self: StubApi, name, bins=30, client_id=None, similar_to=None, k=200):
     self._enter('feature', name, client_id, similar_to)
@@ -391,6 +460,8 @@ def feature(self: StubApi, name, bins=30, client_id=None, similar_to=None, k=200
             'repaid': np.histogram(x[y == 0], edges)[0].tolist(), 'defaulted': np.histogram(x[y == 1], edges)[0].tolist(),
             'missing': 0, 'n': int(len(x)), 'client_value': v, 'percentile': None if v is None else float(100 * (x <= v).mean()),
             'population': 'all' if similar_to is None else 'similar'}
+
+# %% ../nbs/13_testing.ipynb #78a83d4b
 @patch
 def bivariate(self: StubApi, x, y, n=1000, client_id=None):
     self._enter('bivariate', x, y, client_id)
@@ -417,6 +488,7 @@ def browser_missing() -> str|None:
     if not shutil.which('chromium'): return 'Debian chromium is not installed (apt-get install -y chromium, or `make chromium`)'
     return None
 
+# %% ../nbs/13_testing.ipynb #3582eda6
 @contextlib.contextmanager
 def dashboard_server(api_url: str, workdir, token: str|None=None, settle: float=8., timeout: float=120):
     "Voilà serving dashboards/advisor.ipynb on a free loopback port, its preheated kernel ready; yields the page URL."
@@ -435,12 +507,14 @@ def _only_loopback(route):
     if urlparse(route.request.url).hostname in ('127.0.0.1', 'localhost'): route.continue_()
     else: route.abort()
 
+# %% ../nbs/13_testing.ipynb #8c5c3e21
 def _rgb(css: str) -> str:
     "A CSS `rgb(r, g, b)` colour as #rrggbb."
     import re
     r, g, b = (int(x) for x in re.findall(r'\d+', css)[:3])
     return f'#{r:02x}{g:02x}{b:02x}'
 
+# %% ../nbs/13_testing.ipynb #31ae55cb
 def _screenshot(page, path: Path, width: int):
     "The whole dashboard: Voilà scrolls inside its own container, so grow the viewport to the page's height first."
     h = page.evaluate("document.querySelector('.ocr6-app').scrollHeight")
@@ -448,6 +522,7 @@ def _screenshot(page, path: Path, width: int):
     page.locator('.ocr6-app').screenshot(path=str(path))
     page.set_viewport_size({'width': width, 'height': 900})
 
+# %% ../nbs/13_testing.ipynb #e46f52bc
 def _first_load(page, url: str, prefix: str, res: dict):
     "Open the dashboard (usable once the importance chart is drawn) and type `prefix` in the search box."
     t = time.perf_counter()
@@ -459,7 +534,7 @@ def _first_load(page, url: str, prefix: str, res: dict):
     page.wait_for_function("document.querySelectorAll('.ocr6-search datalist option').length > 0")
     res['suggestions'] = page.eval_on_selector_all('.ocr6-search datalist option', 'os => os.map(o => o.value)')
 
-# %% ../nbs/13_testing.ipynb #8c5c3e21
+# %% ../nbs/13_testing.ipynb #cba8250d
 def _show(page, cid: int, res: dict):
     "Show client `cid`: the time from the click to every panel drawn, and the kernel's own share of it."
     import re
@@ -470,6 +545,7 @@ def _show(page, cid: int, res: dict):
     res['switch_s'].append(time.perf_counter() - t)
     if m := re.search(r'drawn in ([\d.]+) s', page.inner_text('.ocr6-status')): res['kernel_s'].append(float(m.group(1)))
 
+# %% ../nbs/13_testing.ipynb #8801722f
 def _read_panels(page, res: dict):
     "The panels' text, the charts' alt texts and widths, the badge's contrast, and the comparison with similar clients."
     from ocr6_scoring.dashboard import contrast_ratio
@@ -482,6 +558,7 @@ def _read_panels(page, res: dict):
     page.wait_for_function("(document.querySelector('.ocr6-comparison img') || {alt: ''}).alt.includes('similar clients')")
     res['comparison_similar'] = page.get_attribute('.ocr6-comparison img', 'alt')
 
+# %% ../nbs/13_testing.ipynb #c342c6c2
 def _what_if(page, fields: dict, res: dict):
     "Type `fields` (None: 10 x the shown value) in the what-if form and re-score."
     for col, v in fields.items():
