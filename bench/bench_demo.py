@@ -31,17 +31,24 @@ def _ports() -> list[int]:
         with socket.socket() as s: s.bind(('127.0.0.1', 0)); out.append(s.getsockname()[1])
     return out
 
-def _answers(url: str) -> bool:
+def _answers(url: str, name: str) -> bool:
+    "The service behind `url` answers; the dashboard is asked for a static file (its page would start a kernel)."
     import httpx
+    from ocr6_scoring.dashboard import READY_PATH
+    if 'dashboard' in name: url = url.rstrip('/') + READY_PATH
     try: return httpx.get(url, timeout=5).status_code < 500
     except httpx.HTTPError: return False
+
+def _as_in_a_terminal():
+    "SIGINT as a terminal's Ctrl-C delivers it (a benchmark started in the background inherits it ignored)."
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 def demo(cwd: Path, *extra, docs_wait: float=0, interrupt: bool=True, timeout: float=1800) -> dict:
     "Run `ocr6 demo` in `cwd`; seconds to ready (all three answering), AUC, docs time, seconds from SIGINT to exit."
     exe = Path(sys.executable).with_name('ocr6')
     p = subprocess.Popen([str(exe), 'demo', '--quiet', *map(str, extra), *sum(zip(('--api-port', '--dashboard-port', '--mlflow-port'),
                           map(str, _ports())), ())], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=_as_in_a_terminal)
     t0, res, lines, urls = time.perf_counter(), {}, [], {}
     def read():
         for line in p.stdout:
@@ -54,12 +61,12 @@ def demo(cwd: Path, *extra, docs_wait: float=0, interrupt: bool=True, timeout: f
     try:
         while 'ready' not in res and p.poll() is None and time.perf_counter() - t0 < timeout: time.sleep(0.2)
         if 'ready' not in res: raise RuntimeError(f"demo not ready (exit {p.poll()}):\n{''.join(lines[-40:])}")
-        res['answering'] = all(_answers(u) for u in urls.values()) and len(urls) == 3
+        res['answering'] = all(_answers(u, n) for n, u in urls.items()) and len(urls) == 3
         while docs_wait and 'docs' not in res and p.poll() is None and time.perf_counter() - t0 < docs_wait: time.sleep(1)
         if interrupt and p.poll() is None:
             t1 = time.perf_counter(); os.killpg(p.pid, signal.SIGINT)
             p.wait(60); res['stop'] = time.perf_counter() - t1
-            res['stopped'] = not any(_answers(u) for u in urls.values())
+            res['stopped'] = not any(_answers(u, n) for n, u in urls.items())
         else: p.wait(timeout)
     finally:
         if p.poll() is None: os.killpg(p.pid, signal.SIGKILL); p.wait()

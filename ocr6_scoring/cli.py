@@ -420,8 +420,8 @@ def cmd_demo(args):
             print('\n' + '\n'.join(f'  {SHOWN[n]:<20} {u}' for n, (_, _, _, u) in svc.items()) + f"\n  {'Logs':<20} {work}/*.log", flush=True)
             docs = None if args.no_docs else _start_docs(start, uri, data, site, champ, args, work, step)
             rc = _demo_check({n: u for n, (_, _, _, u) in svc.items()}, procs, docs) if args.check else _demo_watch(procs, docs)
-        except KeyboardInterrupt:
-            print('\nCtrl-C: stopping the services' + (' and the docs build' if not args.no_docs else '') + '...', flush=True)
+        except KeyboardInterrupt as e:
+            print(f"\n{str(e) or 'SIGINT'}: stopping the services" + ('' if args.no_docs else ' and any docs build') + '...', flush=True)
             stopping = time.monotonic()
     if stopping is not None: print(f'Stopped in {time.monotonic() - stopping:.1f} s.', flush=True)
     return rc
