@@ -14,7 +14,9 @@ from . import tracking as tk
 from .cost import business_cost, best_threshold, plot_cost_curve, roc_auc, OKABE_ITO, ThresholdResult
 from .data import load_tables, find_table
 from .model import plot_reliability, reliability_table
-from .explain import Explainer, global_importance, plot_importance, protected_groups, fairness_table, plot_fairness
+from .explain import Explainer
+from .importance import global_importance, plot_importance
+from .fairness import protected_groups, fairness_table, plot_fairness
 from .tuning import DEFAULT_SPACE
 
 # %% auto #0
@@ -35,6 +37,7 @@ def missing(v) -> bool:
     try: return v is None or bool(pd.isna(v))
     except (TypeError, ValueError): return False
 
+# %% ../nbs/12_report.ipynb #a57957ae
 def cell_text(v, fmt=None) -> str:
     "One table cell as text: an em dash when missing, `fmt(v)` when given, else by type."
     if missing(v): return '—'
@@ -44,9 +47,11 @@ def cell_text(v, fmt=None) -> str:
     if isinstance(v, (float, np.floating)): return f'{v:,.3f}'
     return str(v)
 
+# %% ../nbs/12_report.ipynb #2c2e6b63
 pct = lambda x: f'{x:.1%}'  # a share as a percentage
 f3 = lambda x: f'{x:.3f}'
 
+# %% ../nbs/12_report.ipynb #ba78125f
 def plural(n: int, word: str, many: str|None=None) -> str: return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 # %% ../nbs/12_report.ipynb #f4fa1bb1
@@ -55,17 +60,20 @@ def md(text: str):
     from IPython.display import Markdown, display
     display(Markdown(text))
 
+# %% ../nbs/12_report.ipynb #9d149324
 def table_html(df: pd.DataFrame, formats: dict|None=None, note: str|None=None) -> str:
     "A table as HTML with formatted cells (`cell_text`), and a note under it."
     d = pd.DataFrame({c: [cell_text(v, (formats or {}).get(c)) for v in df[c]] for c in df.columns})
     return (d.to_html(index=False, border=0, classes='ocr6-table', escape=True)
             + (f'<p style="font-size:smaller">{note}</p>' if note else ''))
 
+# %% ../nbs/12_report.ipynb #f5364396
 def show(df: pd.DataFrame, formats: dict|None=None, note: str|None=None):
     "Display a table (`table_html`)."
     from IPython.display import HTML, display
     display(HTML(table_html(df, formats, note)))
 
+# %% ../nbs/12_report.ipynb #8eaa74d3
 def figure(fig, alt: str):
     "Display a figure with its alt text and close it."
     import matplotlib.pyplot as plt
@@ -142,24 +150,29 @@ def load_data(self: Champion, data_dir=None) -> Champion:
     self.data, self.tables = data, load_tables(data)
     return self
 
+# %% ../nbs/12_report.ipynb #968bde55
 @patch(as_prop=True)
 def app(self: Champion) -> pd.DataFrame: return self.tables['application_train']
 
+# %% ../nbs/12_report.ipynb #f1d722c4
 @patch(as_prop=True)
 def n_new(self: Champion) -> int: return len(self.tables['application_test']) if 'application_test' in self.tables else 0
 
+# %% ../nbs/12_report.ipynb #c5351fca
 @patch(as_prop=True)
 def same_data(self: Champion) -> bool: return tk.data_fingerprint(self.data)['digest'] == self.run.data.tags.get('ocr6.data_digest')
 
+# %% ../nbs/12_report.ipynb #241704a8
 @patch(as_prop=True)
 def origin(self: Champion) -> tuple[str, str]: return data_origin(self.data)
 
-# %% ../nbs/12_report.ipynb #968bde55
+# %% ../nbs/12_report.ipynb #37e6c560
 @patch(as_prop=True)
 def holdout_applications(self: Champion) -> pd.DataFrame:
     "The raw application rows of the holdout (the stable hash of `SK_ID_CURR` the run used)."
     return self.app[tk.in_holdout(self.app.SK_ID_CURR.to_numpy(), float(self.cfg['holdout']))]
 
+# %% ../nbs/12_report.ipynb #eba7a000
 @patch
 def holdout_features(self: Champion) -> pd.DataFrame:
     "The holdout applicants' feature matrix (computed once)."
@@ -168,6 +181,7 @@ def holdout_features(self: Champion) -> pd.DataFrame:
         self._Xh = self.bundle.features.transform(tables, application='application_train')
     return self._Xh
 
+# %% ../nbs/12_report.ipynb #ea5f3281
 @patch
 def explainer(self: Champion) -> Explainer:
     "The champion's explainer (built once)."
@@ -184,6 +198,7 @@ class Intervals:
     curve: ThresholdResult  # the holdout's own cost curve, band and best threshold
     shown: ThresholdResult  # the same curve, marked at the judged threshold
 
+# %% ../nbs/12_report.ipynb #39cffcea
 def holdout_intervals(ch: Champion, seed: int=0, n_boot: int=200) -> Intervals:
     "AUC and cost intervals of the champion on its holdout."
     yh, ph = ch.yh, ch.ph
@@ -249,6 +264,7 @@ def search_plot(ch: Champion, size=(6.5, 3)):
                  f"best so far (steps), which ends at {best.iloc[-1]:.4f}; a dotted line marks the end of the "
                  f"{ch.cfg['n_init']} random starting points.")
 
+# %% ../nbs/12_report.ipynb #12933a24
 def cost_plot(ch: Champion, iv: Intervals, size=None):
     "The holdout cost per client against the threshold with its band, and the out-of-fold curve that chose it; (figure, alt)."
     xmax = float(min(1.0, max(0.3, 4 * ch.thr_h, 1.5 * iv.curve.threshold_band[1])))
@@ -280,6 +296,7 @@ def contributions(ch: Champion, max_explain: int=5000, seed: int=0):
     con = ch.explainer().contributions(Xs)
     return Xs, con, global_importance(con)
 
+# %% ../nbs/12_report.ipynb #4f6d3393
 def importance_plot(imp: pd.DataFrame, top: int=15, size=None):
     "The mean absolute contribution of the `top` features; (figure, alt)."
     ax = plot_importance(imp, top=top)
@@ -294,6 +311,7 @@ def typical_cases(ch: Champion, con) -> dict[str, int]:
     p = pd.Series(con.probability, index=con.index)
     return {d: int((s - s.median()).abs().idxmin()) for d, s in (('granted', p[p < ch.thr]), ('refused', p[p >= ch.thr])) if len(s)}
 
+# %% ../nbs/12_report.ipynb #2820293b
 def cases_plot(ch: Champion, cases: dict, top: int=8, size=(11, 3.8)):
     "Each case's top contributions in probability points; (figure, alt, the explanations)."
     import matplotlib.pyplot as plt
@@ -317,6 +335,7 @@ def fairness(ch: Champion) -> pd.DataFrame:
     raw = ch.holdout_applications.set_index('SK_ID_CURR').reindex(ch.hold.SK_ID_CURR)
     return fairness_table(ch.yh, ch.ph, protected_groups(raw).reset_index(drop=True), ch.thr_h, ch.fn_cost, ch.fp_cost)
 
+# %% ../nbs/12_report.ipynb #263dff82
 def fairness_plot(ft: pd.DataFrame):
     "The four fairness dot charts; (figure, alt)."
     g = ft[ft.attribute != 'all']
@@ -337,6 +356,7 @@ def drift_document(ch: Champion, current_dir=None, out_dir=None, drift_json=None
     s = drift_report(ch.data, current, out/'drift_report.html', bundle=ch.bundle, seed=seed)
     return json.loads(Path(s['json']).read_text())
 
+# %% ../nbs/12_report.ipynb #cf798974
 def psi_plot(doc: dict, top: int=12, size=None):
     "The largest PSIs, new against training applicants, coloured by band; (figure, alt)."
     import matplotlib.pyplot as plt
