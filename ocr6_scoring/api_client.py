@@ -71,6 +71,8 @@ class ApiClient:
         return self._get(f'/population/feature/{quote(name, safe="")}', bins=bins, client_id=client_id, similar_to=similar_to, k=k)
     def bivariate(self, x: str, y: str, n: int=1000, client_id: int|None=None) -> dict:
         return self._get('/population/bivariate', x=x, y=y, n=n, client_id=client_id)
+    def counter_offers(self, client_id: int, k: int=3) -> dict:
+        return self._get(f'/clients/{int(client_id)}/counter-offers', k=k)
     def close(self): self.http.close()
 
 # %% ../nbs/10a_api_client.ipynb #76d7b485

@@ -15,14 +15,15 @@ from .values import format_value
 from matplotlib.figure import Figure
 from .data import SENTINEL_DAYS
 from .api_client import ApiError, ApiClient, http_message  # the API's client (10a_api_client), importable from here too
+from .performance import estimate_table  # the estimated performance as rows of text, as the drift report shows it
 
 # %% auto #0
 __all__ = ['TEXT', 'MUTED', 'BACKGROUND', 'BADGE', 'FOCUS', 'TITLE', 'CSS', 'WHAT_IF_FIELDS', 'NOT_EMPLOYED', 'PANELS_OF',
            'ADVISOR_NOTEBOOK', 'READY_PATH', 'contrast_ratio', 'decision_words', 'pct', 'pts', 'chart_html',
            'tick_label', 'gauge_text', 'gauge_chart', 'contributions_text', 'contributions_chart', 'importance_chart',
-           'histogram_text', 'histogram_chart', 'scatter_text', 'scatter_chart', 'warm_up', 'App', 'header_html',
-           'info_html', 'similar_html', 'reasons_html', 'explanation_html', 'what_if_html', 'title_tag',
-           'dashboard_command', 'serve_dashboard']
+           'histogram_text', 'histogram_chart', 'scatter_text', 'scatter_chart', 'warm_up', 'App', 'performance_html',
+           'header_html', 'info_html', 'similar_html', 'reasons_html', 'explanation_html', 'offer_text', 'offers_html',
+           'what_if_html', 'title_tag', 'dashboard_command', 'serve_dashboard']
 
 # %% ../nbs/10_dashboard.ipynb #7c0d711d
 from .cost import OKABE_ITO  # the palette of every figure of the project, defined once
@@ -321,8 +322,10 @@ class App:
                  population_k: int=200, # size of the "similar clients" population of the comparison
                  n_points: int=1000, # points of the bivariate chart
                  bins: int=30, # bins of the distribution chart
+                 offers_k: int=3, # counter-offers asked for a refused client
                  warm: bool=False): # draw each chart once at start-up (Voilà preheats it), so the first client is fast
         self.api, self.top, self.similar_k, self.population_k, self.n_points, self.bins = api, top, similar_k, population_k, n_points, bins
+        self.offers_k, self.offers_shown = offers_k, []
         self.client_id, self.model, self.application, self.last_what_if, self.current_score = None, None, {}, None, None
         self.labels: dict[str, str] = {}
         self.texts: dict[str, str] = {}; self.timings: dict[str, float] = {}
@@ -341,7 +344,7 @@ class App:
 @patch
 def _build(self: App):
     "Create the widgets, connect their callbacks and lay them out."
-    self._build_panels(); self._build_form(); self._connect(); self._layout()
+    self._build_panels(); self._build_form(); self._build_offers(); self._connect(); self._layout()
 
 # %% ../nbs/10_dashboard.ipynb #080a390d
 @patch
@@ -383,6 +386,19 @@ def _build_form(self: App):
     self.reset_button.add_class('ocr6-reset')
     self.what_if_result = _html('ocr6-whatif', '<p class="ocr6-muted">Change a value, then re-score.</p>')
 
+# %% ../nbs/10_dashboard.ipynb #28fecb5e
+@patch
+def _build_offers(self: App):
+    "The counter-offers intro and `offers_k` rows of (sentence, button), hidden."
+    self.offers = _html('ocr6-offers', '<p class="ocr6-muted">Choose a client to see what could be offered.</p>')
+    self.offer_rows = []
+    for i in range(self.offers_k):
+        text, button = _html('ocr6-offer'), w.Button(description='Try it in what-if', layout=w.Layout(width='auto', flex='0 0 auto'))
+        text.layout.flex, text.layout.min_width = '1 1 20rem', '0'
+        for c in ('ocr6-button', 'ocr6-try-offer'): button.add_class(c)
+        row = _row(text, button, align_items='center'); row.layout.display = 'none'
+        self.offer_rows.append(row)
+
 # %% ../nbs/10_dashboard.ipynb #b8e9ba06
 @patch
 def _connect(self: App):
@@ -394,6 +410,7 @@ def _connect(self: App):
     for p in (self.x_pick, self.y_pick): p.observe(lambda ch: self._quiet or self._guard(self.refresh_bivariate), 'value')
     self.rescore_button.on_click(lambda _: self._guard(self.what_if))
     self.reset_button.on_click(lambda _: self._guard(self._fill_form, self.application))
+    for i, row in enumerate(self.offer_rows): row.children[1].on_click(lambda _, i=i: self._guard(self.try_offer, i))
 
 # %% ../nbs/10_dashboard.ipynb #c601de2e
 @patch
@@ -408,12 +425,14 @@ def _layout(self: App):
         _wrap(_panel('Why this decision: this client', self.explanation), _panel('What matters for all clients', self.importance)),
         _panel('Compare with other clients', _row(self.feature_pick, self.population_pick), self.comparison),
         _panel('Two features together', _row(self.x_pick, self.y_pick), self.bivariate),
+        _panel('What could be offered', self.offers, *self.offer_rows, cls='ocr6-offers-panel'),
         _wrap(_panel('What if the application changed?', form), _panel('What-if result', self.what_if_result))],
         layout=w.Layout(width='100%', max_width='80rem'))
     self.container.add_class('ocr6-app')
     self.panels = {'header': self.header, 'gauge': self.gauge, 'info': self.info, 'similar': self.similar,
                    'explanation': self.explanation, 'importance': self.importance, 'comparison': self.comparison,
-                   'bivariate': self.bivariate, 'what_if': self.what_if_result, 'message': self.message, 'model': self.model_box}
+                   'bivariate': self.bivariate, 'offers': self.offers, 'what_if': self.what_if_result, 'message': self.message,
+                   'model': self.model_box}
 
 # %% ../nbs/10_dashboard.ipynb #154d65f0
 @patch
@@ -473,6 +492,25 @@ def _set_pickers(self: App, m: Mapping):
     finally: self._quiet = False
 
 # %% ../nbs/10_dashboard.ipynb #2e47dc64
+def performance_html(perf: Mapping|None, # the `performance` of GET /model (None: an API without it)
+                    ) -> tuple[str, str]:
+    "The estimated performance on the clients served: its sentence (an alert when `alert`) and its table; returns (html, text)."
+    if not perf or not perf.get('sentence'): return '', ''
+    label = '⚠ Performance alert' if perf.get('alert') else '✔ Performance as expected'
+    text = f"{label} on the {perf.get('n', 0):,} new applicants served: {perf['sentence']}"
+    head = f'<strong>{label}</strong> on the {perf.get("n", 0):,} new applicants served: {html.escape(perf["sentence"])}'
+    out = f'<div class="ocr6-alert" role="status">{head}</div>' if perf.get('alert') else f'<p>{head}</p>'
+    if perf.get('metrics') and perf.get('level'):
+        t = estimate_table(perf)
+        cells = lambda r, tag: ''.join(f'<{tag}{" scope=col" if tag == "th" else ""}>{html.escape(str(v))}</{tag}>' for v in r)
+        out += (f'<table class="ocr6-performance"><caption class="ocr6-muted" style="text-align:left">Estimated on the new '
+                f'applicants (outcomes not known yet) against the clients kept aside at training</caption>'
+                f'<thead><tr>{cells(t.columns, "th")}</tr></thead><tbody>'
+                + ''.join(f'<tr>{cells(r, "td")}</tr>' for r in t.itertuples(index=False)) + '</tbody></table>')
+        text += ' ' + '; '.join(f'{r[0]}: {r[1]} (band {r[2] or "-"}, holdout {r[3] or "-"})' for r in t.itertuples(index=False)) + '.'
+    return out, text
+
+# %% ../nbs/10_dashboard.ipynb #63fee9fa
 @patch
 def _show_model(self: App, m: Mapping):
     "The model summary panel and the global importance chart."
@@ -483,8 +521,9 @@ def _show_model(self: App, m: Mapping):
     about = (f"Model {m['model_version']} ({m.get('estimator', '')}, {m.get('calibration', '')} calibration); on clients kept aside: "
              + ', '.join(f'{k} {v:.3f}' for k, v in mt.items() if isinstance(v, (int, float)) and k in ('auc', 'business_cost', 'brier', 'ece')))
     drift = f'<p><strong>⚠ Data drift:</strong> {html.escape(str(m["drift"]))}</p>' if m.get('drift') else ''
-    self._set('model', f'<p>{html.escape(text)}</p>{drift}<details><summary>About the model</summary><p>{html.escape(about)}</p></details>',
-              text + (f" Data drift: {m['drift']}" if m.get('drift') else ''))
+    ph, pt = performance_html(m.get('performance'))
+    self._set('model', f'<p>{html.escape(text)}</p>{ph}{drift}<details><summary>About the model</summary><p>{html.escape(about)}</p></details>',
+              text + (f' {pt}' if pt else '') + (f" Data drift: {m['drift']}" if m.get('drift') else ''))
     h, t = importance_chart(m.get('global_importance') or [])
     self._set('importance', h, t)
 
@@ -547,16 +586,36 @@ def explanation_html(expl: Mapping) -> tuple[str, str]:
     return (h + reasons_html(expl), t + ' Reasons raising the risk: ' + ' '.join(r.get('raising', [])) +
             ' Reasons lowering the risk: ' + ' '.join(r.get('lowering', [])))
 
+# %% ../nbs/10_dashboard.ipynb #3f9bbb09
+def offer_text(o: Mapping, # one offer of GET /clients/{id}/counter-offers
+               i: int=1, # its number on the page
+              ) -> str:
+    "Offer `i` in words: the change, its probability of default, its distance to the threshold and its decision."
+    d = 100 * o['distance']
+    return (f"Offer {i}: {o['sentence']}. Probability of default {pct(o['probability'])}, {abs(d):.1f} points "
+            f"{'under' if d < 0 else 'above'} the threshold: {decision_words(o['decision'])}.")
+
+# %% ../nbs/10_dashboard.ipynb #a2f7226f
+def offers_html(r: Mapping) -> tuple[str, str]:
+    "The counter-offers panel's first line (granted, the reason for no offer, or how many); returns (html, text with every offer)."
+    offers = r.get('offers') or []
+    if r.get('decision') == 'granted': line = f"{decision_words('granted')}: nothing to offer."
+    elif not offers: line = f"No offer found: {r.get('reason') or 'no change within the bounds would be granted'}."
+    else: line = (f"{len(offers)} change{'s' if len(offers) > 1 else ''} of the credit would be granted (threshold "
+                  f"{pct(r['threshold'])}); try one in the what-if form:")
+    return f'<p>{html.escape(line)}</p>', ' '.join([line] + [offer_text(o, i + 1) for i, o in enumerate(offers)])
+
 # %% ../nbs/10_dashboard.ipynb #83ccc9af
 @patch
-def _jobs(self: App, cid: int, which=('score', 'client', 'explanation', 'similar', 'comparison', 'bivariate')) -> dict:
+def _jobs(self: App, cid: int, which=('score', 'client', 'explanation', 'similar', 'comparison', 'bivariate', 'offers')) -> dict:
     "route name -> (API call, renderer returning {panel: (html, text)}) for a client."
     api, feat, x, y = self.api, self.feature_pick.value, self.x_pick.value, self.y_pick.value
     similar = self.population_pick.value == 'similar'
     jobs = {'score': (lambda: api.score(cid), lambda s: {'header': header_html(s), 'gauge': gauge_chart(s)}),
             'client': (lambda: api.client(cid), lambda c: {'info': info_html(c)}),
             'explanation': (lambda: api.explanation(cid, self.top), lambda e: {'explanation': explanation_html(e)}),
-            'similar': (lambda: api.similar(cid, self.similar_k), lambda s: {'similar': similar_html(s, self.labels)})}
+            'similar': (lambda: api.similar(cid, self.similar_k), lambda s: {'similar': similar_html(s, self.labels)}),
+            'offers': (lambda: api.counter_offers(cid, self.offers_k), lambda o: {'offers': offers_html(o)})}
     if feat is not None:
         jobs['comparison'] = (lambda: api.feature(feat, bins=self.bins, client_id=cid, similar_to=cid if similar else None,
                                                   k=self.population_k if similar else None),
@@ -567,7 +626,7 @@ def _jobs(self: App, cid: int, which=('score', 'client', 'explanation', 'similar
 
 # %% ../nbs/10_dashboard.ipynb #da52b0e3
 PANELS_OF = {'score': ('header', 'gauge'), 'client': ('info',), 'explanation': ('explanation',), 'similar': ('similar',),
-             'comparison': ('comparison',), 'bivariate': ('bivariate',)}
+             'comparison': ('comparison',), 'bivariate': ('bivariate',), 'offers': ('offers',)}
 
 # %% ../nbs/10_dashboard.ipynb #f62e4008
 @patch
@@ -599,11 +658,24 @@ def _show(self: App, results: Mapping):
     for name, r in results.items():
         if isinstance(r, Exception):
             for p in PANELS_OF[name]: self._panel_error(p, r)
+            if name == 'offers': self._show_offers([])
             continue
         for p, (h, t) in r[1].items(): self._set(p, h, t)
         if name == 'client':
             self.application = dict(r[0].get('application') or {})
             self._fill_form(self.application)
+        if name == 'offers': self._show_offers(r[0].get('offers') or [])
+
+# %% ../nbs/10_dashboard.ipynb #da76d70a
+@patch
+def _show_offers(self: App, offers: list):
+    "One row per offer (its sentence and its button); the rows left over are hidden."
+    self.offers_shown = list(offers)[:len(self.offer_rows)]
+    for i, row in enumerate(self.offer_rows):
+        o = self.offers_shown[i] if i < len(self.offers_shown) else None
+        row.layout.display = 'none' if o is None else 'flex'
+        row.children[0].value = '' if o is None else f'<p>{html.escape(offer_text(o, i + 1))}</p>'
+        row.children[1].tooltip = '' if o is None else f'Put offer {i + 1} in the what-if form and re-score it'
 
 # %% ../nbs/10_dashboard.ipynb #f123cd30
 @patch
@@ -693,8 +765,19 @@ def what_if(self: App, overrides: Mapping|None=None) -> dict|None:
     self._set('what_if', *what_if_html(r))
     return r
 
+# %% ../nbs/10_dashboard.ipynb #c69adc3a
+@patch
+def try_offer(self: App, i: int, # the offer's row, 0 for the first
+             ) -> dict|None:
+    "Put offer `i` of the client shown in the what-if form and re-score it; the what-if answer, or None on error."
+    if not 0 <= i < len(self.offers_shown): self._error(f'There is no offer {i + 1} for this client.'); return None
+    ov = self.offers_shown[i]['overrides']
+    self._fill_form({**self.application, **ov})
+    return self.what_if(ov)
+
 # %% ../nbs/10_dashboard.ipynb #38b392af
-for _p in ('header', 'gauge', 'info', 'similar', 'explanation', 'importance', 'comparison', 'bivariate', 'what_if', 'message', 'model', 'status'):
+for _p in ('header', 'gauge', 'info', 'similar', 'explanation', 'importance', 'comparison', 'bivariate', 'offers', 'what_if', 'message',
+           'model', 'status'):
     setattr(App, f'{_p}_text', property(lambda self, _p=_p: self.texts.get(_p, ''), doc=f"Plain text of the {_p.replace('_', ' ')} panel."))
 
 # %% ../nbs/10_dashboard.ipynb #119a7a6c

@@ -335,9 +335,12 @@ class StubApi:
     def __init__(self, n: int=40, # clients that can be looked up (ids 100001...)
                  n_population: int=400, # past clients with a known outcome
                  threshold: float=0.3, seed: int=0,
-                 fail: Mapping|None=None): # route name (or '*') -> ApiError to raise
+                 fail: Mapping|None=None, # route name (or '*') -> ApiError to raise
+                 holdout_cost: float=1.2, # the holdout's cost per client, which the estimated performance is compared with
+                 performance: bool=True): # False: /model without the estimated performance, as older APIs answer
         rng = np.random.default_rng(seed)
         self.threshold, self.fail, self.calls = threshold, dict(fail or {}), []
+        self.holdout_cost, self.with_performance = holdout_cost, performance
         self.ids = list(range(100001, 100001 + n))
         self.apps = {i: _stub_application(i, rng) for i in self.ids}
         pop = [_stub_features(_stub_application(0, rng)) for _ in range(n_population)]
@@ -383,12 +386,26 @@ def health(self: StubApi): self._enter('health'); return {'status': 'ok'}
 @patch
 def model(self: StubApi):
     self._enter('model')
-    return {'model_version': 'stub0001', 'threshold': self.threshold, 'threshold_band': [self.threshold - .03, self.threshold + .03],
-            'fn_cost': 10., 'fp_cost': 1., 'calibration': 'sigmoid', 'estimator': 'XGBClassifier',
-            'metrics': {'auc': 0.75, 'business_cost': 0.5, 'brier': 0.07, 'ece': 0.01},
-            'global_importance': [{'group': g, 'label': l, 'importance': abs(_COEF.get(n, 0.01)) * (5 if n == 'EXT_SOURCE_2' else 1)}
-                                  for n, l, u, g in _STUB_FEATURES],
-            'features': [{'name': n, 'label': l, 'unit': u, 'group': g} for n, l, u, g in _STUB_FEATURES], 'drift': None}
+    out = {'model_version': 'stub0001', 'threshold': self.threshold, 'threshold_band': [self.threshold - .03, self.threshold + .03],
+           'fn_cost': 10., 'fp_cost': 1., 'calibration': 'sigmoid', 'estimator': 'XGBClassifier',
+           'metrics': {'auc': _STUB_AUC, 'business_cost': self.holdout_cost, 'brier': 0.07, 'ece': 0.01},
+           'global_importance': [{'group': g, 'label': l, 'importance': abs(_COEF.get(n, 0.01)) * (5 if n == 'EXT_SOURCE_2' else 1)}
+                                 for n, l, u, g in _STUB_FEATURES],
+           'features': [{'name': n, 'label': l, 'unit': u, 'group': g} for n, l, u, g in _STUB_FEATURES], 'drift': None}
+    if self.with_performance: out['performance'] = self._performance()
+    return out
+
+# %% ../nbs/13_testing.ipynb #665fe6c5
+_STUB_AUC = 0.75  # the stub model's AUC on its holdout
+
+@patch
+def _performance(self: StubApi) -> dict:
+    "The estimated performance block of /model for the stub's clients."
+    from ocr6_scoring.performance import estimate_performance
+    p = np.array([self._score(i, a)['probability'] for i, a in self.apps.items()])
+    ref = {'default_rate': float(self.pop_target.mean()), 'approval_rate': float((self.pop_score < self.threshold).mean()),
+           'auc': _STUB_AUC, 'business_cost': self.holdout_cost}
+    return {**estimate_performance(p, self.threshold, 10., 1., ref), 'model_version': 'stub0001', 'reference_n': len(self.pop_score)}
 
 # %% ../nbs/13_testing.ipynb #783ff6dd
 @patch
@@ -447,6 +464,17 @@ def what_if(self: StubApi, cid, overrides):
     if bad: raise ApiError(f'The scoring service did not accept these values: {bad[0]}: Extra inputs are not permitted.', 422)
     return {'before': self._score(int(cid), a), 'after': self._score(int(cid), {**a, **overrides}), 'overrides': dict(overrides)}
 
+# %% ../nbs/13_testing.ipynb #8a1bc1d6
+@patch
+def counter_offers(self: StubApi, cid, k=3):
+    from ocr6_scoring.offers import Bounds, MAX_OFFERS, search
+    self._enter('counter_offers', cid, k); a = self._app(cid); s = self._score(int(cid), a)
+    if not 1 <= k <= MAX_OFFERS: raise ApiError(f'The scoring service did not accept these values: k: between 1 and {MAX_OFFERS}.', 422)
+    if s['decision'] == 'granted': r = {'offers': [], 'reason': 'already granted', 'candidates': 0, 'lowest_probability': None}
+    else: r = search(a, lambda ovs: [self._score(int(cid), {**a, **ov})['probability'] for ov in ovs], self.threshold, k)
+    return {'id': int(cid), 'probability': s['probability'], 'decision': s['decision'], 'threshold': self.threshold,
+            'model_version': 'stub0001', 'bounds': Bounds().as_dict(), **r}
+
 # %% ../nbs/13_testing.ipynb #bbc8fce0
 @patch
 def feature(self: StubApi, name, bins=30, client_id=None, similar_to=None, k=200):
@@ -477,7 +505,7 @@ def bivariate(self: StubApi, x, y, n=1000, client_id=None):
 # %% ../nbs/13_testing.ipynb #e8853589
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
                  '--disable-sync', '--no-first-run', '--disable-quic']
-PANELS = ('header', 'gauge', 'info', 'similar', 'explanation', 'importance', 'comparison', 'bivariate')  # the dashboard's panels
+PANELS = ('header', 'gauge', 'info', 'similar', 'explanation', 'importance', 'comparison', 'bivariate', 'offers')  # the dashboard's panels
 CHARTS = ('gauge', 'explanation', 'importance', 'comparison', 'bivariate')  # the panels drawn as charts
 
 def browser_missing() -> str|None:
@@ -583,13 +611,26 @@ def _unknown_and_zoom(page, unknown_id: int, res: dict, artifacts):
     res['zoom_page_scroll'] = page.evaluate('document.documentElement.scrollWidth <= window.innerWidth + 1')
     if artifacts: _screenshot(page, Path(artifacts)/'dashboard_200pct.png', 640)
 
+# %% ../nbs/13_testing.ipynb #9037e980
+def _try_offer(page, cid: int, res: dict):
+    "Show client `cid` (refused, with an offer), read its offers, try the first one in the what-if form."
+    _show(page, cid, res)
+    res['offers_text'] = page.inner_text('.ocr6-offers')
+    res['offer_rows'] = [t for t in page.eval_on_selector_all('.ocr6-offer', 'es => es.map(e => e.innerText.trim())') if t]
+    t = time.perf_counter(); page.click('.ocr6-try-offer >> nth=0')
+    page.wait_for_function("document.querySelector('.ocr6-whatif').innerText.includes('With the changes')")
+    res['offer_what_if_s'] = time.perf_counter() - t
+    res['offer_what_if_text'] = page.inner_text('.ocr6-whatif')
+
 # %% ../nbs/13_testing.ipynb #15fe47ac
 def browser_session(url: str, # the dashboard page
                     client_ids: list[int], # clients to show in turn (the first is read in detail)
                     prefix: str|None=None, # typed to check the suggestions (default: the first id's first 4 digits)
                     what_if: dict|None=None, # field -> value typed in the what-if form (default: 10 x the income)
                     artifacts: Path|None=None, # where screenshots and timings go (None: nowhere)
-                    unknown_id: int=1) -> dict:
+                    unknown_id: int=1,
+                    offer_id: int|None=None, # a refused client with an offer, whose first offer is tried in what-if (None: skipped)
+                   ) -> dict:
     "Drive the dashboard like an adviser in headless chromium; timings (seconds) and what the page showed."
     from playwright.sync_api import sync_playwright
     from statistics import median
@@ -606,6 +647,7 @@ def browser_session(url: str, # the dashboard page
             for cid in client_ids[1:] + client_ids[:1]: _show(page, cid, res)  # the first id last: its panels are read next
             _read_panels(page, res)
             _what_if(page, what_if or {'AMT_INCOME_TOTAL': None}, res)
+            if offer_id is not None: _try_offer(page, offer_id, res)
             if artifacts: _screenshot(page, Path(artifacts)/'dashboard.png', 1280)
             _unknown_and_zoom(page, unknown_id, res, artifacts)
         finally: ctx.close()

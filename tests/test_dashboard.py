@@ -6,7 +6,7 @@ from ocr6_scoring.dashboard import (App, ApiClient, ApiError, NOT_EMPLOYED, cont
                                     TEXT, MUTED, BACKGROUND, BADGE)
 from ocr6_scoring.cost import OKABE_ITO
 
-PANELS = ('header', 'gauge', 'info', 'similar', 'explanation', 'importance', 'comparison', 'bivariate')
+PANELS = ('header', 'gauge', 'info', 'similar', 'explanation', 'importance', 'comparison', 'bivariate', 'offers')
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_select_fills_every_panel(app):
     assert 'This client: ' in app.comparison_text and 'This client (star)' in app.bivariate_text
     assert app.status_text == 'Showing client 100002' and app.message_text == ''
     # the six routes of a client switch were asked for, for this client
-    assert {c[0] for c in app.api.calls} >= {'score', 'client', 'explanation', 'similar', 'feature', 'bivariate'}
+    assert {c[0] for c in app.api.calls} >= {'score', 'client', 'explanation', 'similar', 'feature', 'bivariate', 'counter_offers'}
 
 
 def test_every_chart_has_its_text_as_alt(app):
@@ -123,6 +123,45 @@ def test_unreachable_api_is_a_message_then_recovers():
     assert a.select(100002) and a.model is not None and a.importance_text and a.message_text == ''
 
 
+def test_offers_panel_and_try_it_in_what_if():
+    a = App(StubApi(threshold=0.2))
+    assert a.select(100024)  # refused, with offers
+    offers = a.api.counter_offers(100024)['offers']
+    assert len(offers) == 3 and a.offers_text.startswith('3 changes of the credit would be granted (threshold 20.0 %)')
+    for i, (o, row) in enumerate(zip(offers, a.offer_rows)):
+        assert row.layout.display == 'flex' and f'Offer {i + 1}: {o["sentence"]}' in a.offers_text
+        assert f'Probability of default {100 * o["probability"]:.1f} %' in row.children[0].value and '✔ Granted' in row.children[0].value
+    a.offer_rows[2].children[1].click()
+    assert a.last_what_if['after']['probability'] == offers[2]['probability'] and a.form_overrides() == offers[2]['overrides']
+    assert f"to {100 * offers[2]['probability']:.1f} % " in a.what_if_text and a.message_text == ''
+    a.rescore_button.click()  # the form as filled gives the offer's probability again
+    assert a.last_what_if['after']['probability'] == offers[2]['probability']
+    assert a.select(100009) and a.offers_text.startswith('No offer found: no change within the bounds')  # the API's reason
+    assert all(r.layout.display == 'none' for r in a.offer_rows) and a.offers_shown == []
+    assert a.select(100002) and a.offers_text == '✔ Granted: nothing to offer.'
+    a.close()
+
+
+def test_offers_route_failing_is_a_panel_message():
+    a = App(StubApi(threshold=0.2, fail={'counter_offers': ApiError('The scoring service failed (HTTP 500): boom.', 500)}))
+    assert a.select(100024) and a.offers_text == 'Unavailable: The scoring service failed (HTTP 500): boom.'
+    assert a.offers_shown == [] and a.gauge_text and a.message_text == ''
+    a.close()
+
+
+def test_model_panel_estimated_performance():
+    for stub, alert in ((StubApi(), False), (StubApi(holdout_cost=0.5), True)):
+        a = App(stub)
+        perf = stub.model()['performance']
+        assert perf['alert'] is alert and perf['sentence'] in a.model_text
+        assert ('⚠ Performance alert' in a.model_text) is alert and ('class="ocr6-alert"' in a.panels['model'].value) is alert
+        assert a.panels['model'].value.count('<tr>') == 5 and 'cost per client' in a.panels['model'].value
+        a.close()
+    a = App(StubApi(performance=False))  # an API without the estimate: the rule alone
+    assert 'Performance' not in a.model_text and '<table' not in a.panels['model'].value
+    a.close()
+
+
 def test_unexpected_error_is_not_a_traceback(app):
     app.api.explanation = lambda *a, **k: {'broken': True}  # a malformed answer: the panel says so
     app.select(100002)
@@ -162,6 +201,7 @@ def test_api_client_routes():
     assert api.feature('X', bins=10, client_id=3)['params'] == {'bins': '10', 'client_id': '3'}  # None parameters left out
     assert api.feature('X', similar_to=3, k=200)['params'] == {'bins': '30', 'similar_to': '3', 'k': '200'}
     assert api.bivariate('X', 'Y', n=50, client_id=3)['params'] == {'x': 'X', 'y': 'Y', 'n': '50', 'client_id': '3'}
+    assert api.counter_offers(3, k=2)['path'] == '/clients/3/counter-offers' and api.counter_offers(3)['params'] == {'k': '3'}
     r = api.what_if(3, {'AMT_CREDIT': 1.0})
     assert r['path'] == '/clients/3/what-if' and json.loads(r['body']) == {'overrides': {'AMT_CREDIT': 1.0}}
     assert [api.health()['path'], api.model()['path'], api.client(3)['path'], api.score(3)['path']] == \
