@@ -39,13 +39,13 @@ def ranks(score) -> np.ndarray:
     return pd.Series(np.asarray(score, dtype=np.float64)).rank(method='average').to_numpy()
 
 def draw_auc(y: np.ndarray,  # drawn labels, one draw per row (draws x applicants, boolean or 0/1)
-             ranks: np.ndarray,  # ranks of the scores, ties averaged (`ranks`)
+             r: np.ndarray,  # ranks of the scores, ties averaged (`ranks`)
             ) -> np.ndarray:
     "The AUC of each draw against the same scores (rank formula); NaN for a draw with one class only."
     y = np.asarray(y, dtype=np.float64)
     n1 = y.sum(axis=1); n0 = y.shape[1] - n1
     with np.errstate(invalid='ignore', divide='ignore'):
-        auc = (y @ ranks - n1 * (n1 + 1) / 2) / (n1 * n0)
+        auc = (y @ r - n1 * (n1 + 1) / 2) / (n1 * n0)
     return np.where((n1 > 0) & (n0 > 0), auc, np.nan)
 
 # %% ../nbs/15_performance.ipynb #f2348c34
@@ -89,7 +89,7 @@ def cost_sentence(estimate: float, low: float, high: float,  # estimated cost pe
     head = f"Estimated cost per client {f(estimate)} ({f(low)}-{f(high)})"
     if reference is None: return False, f"{head}; no holdout cost to compare it with."
     head += f" against {f(reference)} on the holdout"
-    if estimate <= reference * (1 + margin): return False, f"{head}: within the margin ({margin:.0%})."
+    if estimate <= reference * (1 + margin): return False, f"{head}: within the {margin:.0%} margin."
     above = f"{estimate / reference - 1:.0%} above it" if reference > 0 else "above it"
     return True, (f"{head}: {above}, beyond the {margin:.0%} margin. Alert: the model is expected to cost more on "
                   "these applicants; look at the drift report and consider retraining.")
