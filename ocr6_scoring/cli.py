@@ -330,7 +330,8 @@ def _demo_drift(data: Path, champ: Path, work: Path, step) -> Path:
         if s.get('model_version') == version and str(s.get('reference', '')).startswith(f'{data} ('):
             step(f'Data drift: the report of this model on this data is reused ({out})'); return out.with_suffix('.json')
     step('Data drift: training applicants vs the new ones')
-    print(drift_report(data, data, out, bundle=champ)['line'], flush=True)
+    s = drift_report(data, data, out, bundle=champ)
+    print(s['line'] + (f"\n{s['performance']['sentence']}" if s.get('performance') else ''), flush=True)
     return out.with_suffix('.json')
 
 # %% ../nbs/11_cli.ipynb #688c6f3f

@@ -35,6 +35,19 @@ def sample_bundle(sample_dir, tmp_path_factory) -> Path:
     train_bundle(sample_dir, out, TrainConfig(n_iter=1, n_init=2, n_folds=3, n_estimators=100, search_space={'max_depth': (2, 4, 'int'), 'learning_rate': (0.1, 0.3, 'log')}), progress=False)
     return out
 
+@pytest.fixture(scope='module')
+def service(sample_bundle, clients_dir, tmp_path_factory):
+    "The service over the sample bundle and its clients, with its own SQLite audit log (one per test module)."
+    from ocr6_scoring.service import Service
+    return Service(sample_bundle, clients_dir, f"sqlite:///{tmp_path_factory.mktemp('audit')/'audit.db'}")
+
+@pytest.fixture(scope='module')
+def client(service):
+    "FastAPI's TestClient on `service`, without a token."
+    from fastapi.testclient import TestClient
+    from api.app import create_app
+    with TestClient(create_app(service, token='')) as c: yield c
+
 @pytest.fixture(scope='session')
 def postgres():
     "A throwaway PostgreSQL server for the session (ocr6_scoring.testing), stopped and removed even when tests fail."

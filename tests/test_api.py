@@ -7,16 +7,6 @@ from conftest import ROOT
 
 SNAPSHOT = ROOT/'tests'/'openapi.json'
 
-@pytest.fixture(scope='module')
-def service(sample_bundle, clients_dir, tmp_path_factory):
-    from ocr6_scoring.service import Service
-    return Service(sample_bundle, clients_dir, f"sqlite:///{tmp_path_factory.mktemp('audit')/'audit.db'}")
-
-@pytest.fixture(scope='module')
-def client(service):
-    from api.app import create_app
-    with TestClient(create_app(service, token='')) as c: yield c
-
 def test_health_and_model(client, service):
     r = client.get('/health'); assert r.status_code == 200
     assert r.json() == {'status': 'ok'}  # liveness only; the model version is told by /model, behind the token

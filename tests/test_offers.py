@@ -4,16 +4,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 @pytest.fixture(scope='module')
-def service(sample_bundle, clients_dir, tmp_path_factory):
-    from ocr6_scoring.service import Service
-    return Service(sample_bundle, clients_dir, f"sqlite:///{tmp_path_factory.mktemp('audit')/'audit.db'}")
-
-@pytest.fixture(scope='module')
-def client(service):
-    from api.app import create_app
-    with TestClient(create_app(service, token='')) as c: yield c
-
-@pytest.fixture(scope='module')
 def answers(service):
     "The counter-offers (k=3) of the first 60 refused clients of the sample, by client id."
     refused = [int(i) for i in service.ids if service._known_score(i)['decision'] == 'refused'][:60]

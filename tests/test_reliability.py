@@ -71,12 +71,6 @@ NEGATIVE_EXAMPLES = 25  # per operation (schema-violating requests: must get a 4
 MIN_CASES = 1000
 
 
-@pytest.fixture(scope='module')
-def service(sample_bundle, clients_dir, tmp_path_factory):
-    from ocr6_scoring.service import Service
-    return Service(sample_bundle, clients_dir, f"sqlite:///{tmp_path_factory.mktemp('fuzz')/'audit.db'}")
-
-
 TOKEN = 'fuzz-token'
 AUTH = {'Authorization': f'Bearer {TOKEN}'}
 
