@@ -548,12 +548,34 @@ def _ids(rng, next_id: int, m: int) -> np.ndarray:
     "`m` increasing unique identifiers from `next_id`, with Kaggle-like gaps."
     return next_id + np.cumsum(1 + (rng.random(m) < 0.08)) - 1
 
-def _bureau(rng, c: dict, lat: dict, next_id: int, force: bool):
+# %% ../nbs/01_synth.ipynb #d5a9d42d
+def _bureau(rng,  # the chunk's random stream
+            c: dict,  # application columns (true values)
+            lat: dict,  # latent traits of the applicants (`age`, `t_bur`, `t_util`, `inc_s`)
+            next_id: int,  # first SK_ID_BUREAU of the chunk
+            force: bool,  # make every category level appear (the first chunk)
+           ):  # bureau columns, bureau_balance columns, risk aggregates per applicant, next SK_ID_BUREAU
     "bureau and bureau_balance columns of applicants `c`, risk aggregates per applicant, next SK_ID_BUREAU."
     n = len(c['SK_ID_CURR'])
     cnt = np.where(rng.random(n) < 0.86, 1 + rng.poisson(4.6 * rng.gamma(2.0, 0.5, n) * (0.6 + 0.4 * lat['age'] / 43)), 0)
     own, _ = _segments(cnt); m = len(own)
     sk = _ids(rng, next_id, m)
+    b, cr = _bureau_credits(rng, c, own, sk, force)
+    _bureau_amounts(rng, b, cr, lat['t_bur'][own], lat['inc_s'][own], lat['t_util'][own])
+    bb = _bureau_balance(rng, sk, cr, force)
+    agg = {'bureau_past_overdue': np.bincount(own, cr['over_past'], n), 'bureau_overdue_now': np.bincount(own, cr['over_now'], n) > 0,
+           'bureau_debt': np.bincount(own, cr['debt'], n)}
+    return b, bb, agg, int(sk[-1]) + 1 if m else next_id
+
+# %% ../nbs/01_synth.ipynb #c47e1ba0
+def _bureau_credits(rng,  # the chunk's random stream
+                    c: dict,  # application columns (true values)
+                    own,  # applicant (row in `c`) of each credit
+                    sk,  # SK_ID_BUREAU of each credit
+                    force: bool,  # make every category level appear
+                   ) -> tuple[dict, dict]:  # bureau columns, the credits' recency, kind and true dates
+    "Type, state and dates of the credits `sk` of applicants `own`: the first bureau columns."
+    m = len(own)
     b = {'SK_ID_CURR': c['SK_ID_CURR'][own], 'SK_ID_BUREAU': sk}
     u = rng.random(m)  # recency of the credit: 0 = oldest
     dc = np.maximum(np.round(_from_quantiles(BUREAU_QUANTILES['DAYS_CREDIT'], u)), c['DAYS_BIRTH'][own] + 18 * 365)
@@ -571,11 +593,23 @@ def _bureau(rng, c: dict, lat: dict, next_id: int, force: bool):
     dur = np.exp(rng.normal(6.3, 0.9, m)) * np.where(card, 2, 1) * np.where(big, 4, 1)
     end = np.where(rng.random(m) < 0.02, rng.integers(29000, 31200, m), dc + np.round(dur))  # Kaggle's far-future end dates
     fact = np.clip(dc + np.round(np.minimum(dur, -dc) * rng.uniform(0.5, 1.0, m)), dc, -1)
-    over_now = active & (rng.random(m) < _sigmoid(-5.8 + 1.4 * lat['t_bur'][own]))
-    over_past = over_now | (rng.random(m) < _sigmoid(-2.4 + 1.1 * lat['t_bur'][own]))
-    amount = _from_quantiles(BUREAU_QUANTILES['AMT_CREDIT_SUM'], _u(0.4 * lat['inc_s'][own] + 0.9 * rng.standard_normal(m)))
+    b['CREDIT_TYPE'] = _cat(ctype, types)
+    return b, dict(u=u, dc=dc, card=card, big=big, active=active, closed=closed, dur=dur, end=end, fact=fact)
+
+# %% ../nbs/01_synth.ipynb #b2becb0e
+def _bureau_amounts(rng,  # the chunk's random stream
+                    b: dict,  # bureau columns, filled in place
+                    cr: dict,  # the credits' recency, kind and true dates, from `_bureau_credits`; gains overdues and debt
+                    t_bur, inc_s, t_util,  # the applicant's bureau trait, income score and utilisation, for each credit
+                   ):
+    "Amounts, debts and overdues of the credits, then Kaggle's missingness (heavier for older records)."
+    u, dc, card, big, active, closed, dur, end, fact = (cr[k] for k in ('u', 'dc', 'card', 'big', 'active', 'closed', 'dur', 'end', 'fact'))
+    m = len(u)
+    over_now = active & (rng.random(m) < _sigmoid(-5.8 + 1.4 * t_bur))
+    over_past = over_now | (rng.random(m) < _sigmoid(-2.4 + 1.1 * t_bur))
+    amount = _from_quantiles(BUREAU_QUANTILES['AMT_CREDIT_SUM'], _u(0.4 * inc_s + 0.9 * rng.standard_normal(m)))
     amount = np.where(card & (rng.random(m) < 0.1), 0.0, np.round(amount * np.where(big, 3, 1), 2))
-    used = np.where(card, _sigmoid(-0.5 + 1.3 * lat['t_util'][own] + 0.5 * rng.standard_normal(m)), rng.random(m) ** 0.7)
+    used = np.where(card, _sigmoid(-0.5 + 1.3 * t_util + 0.5 * rng.standard_normal(m)), rng.random(m) ** 0.7)
     debt = np.where(active, np.round(amount * used, 3), 0.0)
     b.update(CREDIT_DAY_OVERDUE=np.where(over_now, np.clip(np.ceil(np.exp(rng.normal(3, 1.4, m))), 1, 2800), 0),
              DAYS_CREDIT_ENDDATE=end, DAYS_ENDDATE_FACT=np.where(closed, fact, np.nan),
@@ -585,13 +619,22 @@ def _bureau(rng, c: dict, lat: dict, next_id: int, force: bool):
              AMT_CREDIT_SUM=amount, AMT_CREDIT_SUM_DEBT=debt,
              AMT_CREDIT_SUM_LIMIT=np.where(active & card, np.round(amount - debt, 3), 0.0),
              AMT_CREDIT_SUM_OVERDUE=np.where(over_now, np.round(np.maximum(debt, amount) * rng.uniform(0.02, 0.2, m), 3), 0.0),
-             CREDIT_TYPE=_cat(ctype, types),
              DAYS_CREDIT_UPDATE=np.where(active, -np.floor(rng.exponential(15, m)), np.minimum(fact + np.floor(60 * rng.random(m)), 0)),
              AMT_ANNUITY=np.where(active & ~card, np.round(amount / np.maximum(dur / 30, 1), 3), 0.0))
     for col in ('DAYS_CREDIT_ENDDATE', 'AMT_CREDIT_MAX_OVERDUE', 'AMT_CREDIT_SUM', 'AMT_CREDIT_SUM_DEBT',
                 'AMT_CREDIT_SUM_LIMIT', 'AMT_ANNUITY'):  # older records miss more
         _hide(b, col, rng.random(m) < MISSING['bureau'][col] * (1.5 - u))
-    # monthly balances of about half of the credits
+    cr.update(over_past=over_past, over_now=over_now, debt=debt)
+
+# %% ../nbs/01_synth.ipynb #f0b654a4
+def _bureau_balance(rng,  # the chunk's random stream
+                    sk,  # SK_ID_BUREAU of each credit
+                    cr: dict,  # true dates and overdues of each credit, from `_bureau_credits`
+                    force: bool,  # make every status appear
+                   ) -> dict:  # bureau_balance columns
+    "Monthly statuses of about half of the credits `sk`, from their opening (at most 96 months back) to the application."
+    dc, fact, closed, over_past = cr['dc'], cr['fact'], cr['closed'], cr['over_past']
+    m = len(sk)
     months = np.where(rng.random(m) < 0.43, np.minimum(np.floor(-dc / 30.44), 96).astype(np.int64) + 1, 0)
     par, off = _segments(months); k = len(par)
     closed_off = np.where(closed, np.floor(-fact / 30.44), -1)[par]
@@ -601,14 +644,9 @@ def _bureau(rng, c: dict, lat: dict, next_id: int, force: bool):
     depth = 3 + (rng.random(k) < 0.15) * (1 + (rng.random(k) < 0.3) * (1 + (rng.random(k) < 0.3)))
     status = np.where(late, depth, status)
     if force: status = _force(rng, status, len(BUREAU_LEVELS['STATUS']))
-    bb = {'SK_ID_BUREAU': sk[par], 'MONTHS_BALANCE': -off, 'STATUS': _cat(status, BUREAU_LEVELS['STATUS'])}
-    agg = {'bureau_past_overdue': np.bincount(own, over_past, n), 'bureau_overdue_now': np.bincount(own, over_now, n) > 0,
-           'bureau_debt': np.bincount(own, debt, n)}
-    return b, bb, agg, int(sk[-1]) + 1 if m else next_id
+    return {'SK_ID_BUREAU': sk[par], 'MONTHS_BALANCE': -off, 'STATUS': _cat(status, BUREAU_LEVELS['STATUS'])}
 
 # %% ../nbs/01_synth.ipynb #6da9979a
-_YIELD_RATE = {'XNA': 0.017, 'middle': 0.017, 'high': 0.026, 'low_normal': 0.011, 'low_action': 0.004}  # monthly
-
 def _draw_grouped(rng, group, table, force: bool) -> np.ndarray:
     "Codes drawn, row by row, from the counts `table[group]` (groups x levels); every level forced if `force`."
     codes = np.zeros(len(group), dtype=np.int16)
@@ -626,13 +664,35 @@ def _draw_grouped(rng, group, table, force: bool) -> np.ndarray:
             if len(cand) > 1: codes[rng.choice(cand)] = lvl
     return codes
 
-def _previous(rng, c: dict, lat: dict, next_id: int, force: bool):
+# %% ../nbs/01_synth.ipynb #0d89f035
+def _previous(rng,  # the chunk's random stream
+              c: dict,  # application columns (true values)
+              lat: dict,  # latent traits of the applicants (`t_ref`, `inc_s`)
+              next_id: int,  # first SK_ID_PREV of the chunk
+              force: bool,  # make every category level appear (the first chunk)
+             ):  # columns, what the behaviour tables need per row, risk aggregates, next SK_ID_PREV
     "previous_application columns, what the behaviour tables need per row, risk aggregates, next SK_ID_PREV."
     n = len(c['SK_ID_CURR'])
     cnt = np.where(rng.random(n) < 0.951, 1 + rng.poisson(3.93 * rng.gamma(2.0, 0.5, n)), 0)
     own, _ = _segments(cnt); m = len(own)
     sk = _ids(rng, next_id, m)
     p = {'SK_ID_PREV': sk, 'SK_ID_CURR': c['SK_ID_CURR'][own]}
+    k = _prev_status(rng, p, lat['t_ref'][own], force)
+    dd = _prev_categories(rng, p, k, c['DAYS_BIRTH'][own], force)
+    n_pay, ann, credit = _prev_amounts(rng, p, k, lat['inc_s'][own])
+    ok, first, k_end = _prev_schedule(rng, p, k, dd, n_pay)
+    loans = dict(own=own, sk=sk, ok=ok, first=first, n_pay=n_pay, k_end=k_end, annuity=np.round(ann, 3),
+                 card=k['approved'] & k['rev'], credit=credit, dd=dd)
+    return p, loans, {'refused': np.bincount(own, k['refused'], n)}, int(sk[-1]) + 1 if m else next_id
+
+# %% ../nbs/01_synth.ipynb #885cefeb
+def _prev_status(rng,  # the chunk's random stream
+                 p: dict,  # previous_application columns, filled in place
+                 t_ref,  # the applicant's refusal trait, for each row
+                 force: bool,  # make every contract type and status appear
+                ) -> dict:  # the row kinds: contract type code `ct` and one mask per type and status
+    "Contract type and status of each previous application; refusals rise with `t_ref`."
+    m = len(t_ref)
     types = list(PREV_SIMPLE_LEVELS['NAME_CONTRACT_TYPE'])  # cash, consumer, revolving, XNA
     ct = _draw(rng, PREV_SIMPLE_LEVELS['NAME_CONTRACT_TYPE'], m)
     if force: ct = _force(rng, ct, len(types))
@@ -640,7 +700,7 @@ def _previous(rng, c: dict, lat: dict, next_id: int, force: bool):
     base = np.array([PREV_STATUS[t] for t in types], dtype=float)
     base = (base / base.sum(1, keepdims=True))[ct]  # approved, canceled, refused, unused offer
     b_ref = np.clip(base[:, 2], 1e-9, 1 - 1e-9)
-    p_ref = np.where(base[:, 2] > 0, _sigmoid(np.log(b_ref / (1 - b_ref)) - 0.3 + 1.0 * lat['t_ref'][own]), 0.0)
+    p_ref = np.where(base[:, 2] > 0, _sigmoid(np.log(b_ref / (1 - b_ref)) - 0.3 + 1.0 * t_ref), 0.0)
     rest = base[:, [0, 1, 3]] / (1 - base[:, 2:3]) * (1 - p_ref)[:, None]
     cum = np.cumsum(np.column_stack([rest[:, 0], rest[:, 1], p_ref, rest[:, 2]]), axis=1)
     status = np.minimum((rng.random(m)[:, None] * cum[:, -1:] >= cum).sum(1), 3).astype(np.int16)
@@ -648,6 +708,18 @@ def _previous(rng, c: dict, lat: dict, next_id: int, force: bool):
     approved, canceled, refused, unused = (status == k for k in range(4))
     p['NAME_CONTRACT_TYPE'] = _cat(ct, types)
     p['NAME_CONTRACT_STATUS'] = _cat(status, PREV_SIMPLE_LEVELS['NAME_CONTRACT_STATUS'])
+    return dict(ct=ct, cash=cash, cons=cons, rev=rev, approved=approved, canceled=canceled, refused=refused, unused=unused)
+
+# %% ../nbs/01_synth.ipynb #f8415f1e
+def _prev_categories(rng,  # the chunk's random stream
+                     p: dict,  # previous_application columns, filled in place
+                     k: dict,  # the row kinds, from `_prev_status`
+                     birth,  # the applicant's DAYS_BIRTH, for each row
+                     force: bool,  # make every category level appear
+                    ) -> np.ndarray:  # DAYS_DECISION
+    "The other category columns, the reject reason, the hour and the decision day of each previous application."
+    ct, rev, canceled, refused, unused = (k[x] for x in ('ct', 'rev', 'canceled', 'refused', 'unused'))
+    m = len(ct)
     group = np.where(canceled, 3, np.minimum(ct, 2))
     for col, tab in PREV_LEVELS.items():
         p[col] = _cat(_draw_grouped(rng, group, np.array(list(tab.values())).T, force), tab)
@@ -663,10 +735,21 @@ def _previous(rng, c: dict, lat: dict, next_id: int, force: bool):
     p['HOUR_APPR_PROCESS_START'] = np.round(_from_quantiles(PREV_QUANTILES['HOUR_APPR_PROCESS_START'], rng.random(m)))
     p['NFLAG_LAST_APPL_IN_DAY'] = (rng.random(m) < 0.995).astype(float)
     u = rng.random(m)
-    dd = np.maximum(np.round(_from_quantiles(PREV_QUANTILES['DAYS_DECISION'], np.where(rev, u ** 1.5, u))), c['DAYS_BIRTH'][own] + 18 * 365)  # cards are older
+    dd = np.maximum(np.round(_from_quantiles(PREV_QUANTILES['DAYS_DECISION'], np.where(rev, u ** 1.5, u))), birth + 18 * 365)  # cards are older
     p['DAYS_DECISION'] = dd
-    # amounts
-    inc = lat['inc_s'][own]
+    return dd
+
+# %% ../nbs/01_synth.ipynb #cbde7746
+_YIELD_RATE = {'XNA': 0.017, 'middle': 0.017, 'high': 0.026, 'low_normal': 0.011, 'low_action': 0.004}  # monthly
+
+def _prev_amounts(rng,  # the chunk's random stream
+                  p: dict,  # previous_application columns, filled in place
+                  k: dict,  # the row kinds, from `_prev_status`
+                  inc,  # the applicant's income score, for each row
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # CNT_PAYMENT, true annuity, AMT_CREDIT
+    "Amounts, term, annuity, interest rates and seller area of each previous application."
+    cash, cons, rev, approved, canceled = (k[x] for x in ('cash', 'cons', 'rev', 'approved', 'canceled'))
+    m = len(inc)
     app = np.select([cash, cons, rev], [
         _round_to(_from_quantiles(PREV_QUANTILES['AMT_APPLICATION_CASH'], _u(0.5 * inc + 0.866 * rng.standard_normal(m))), 4500),
         _round_to(_from_quantiles(PREV_QUANTILES['AMT_APPLICATION_CONSUMER'], _u(0.3 * inc + 0.954 * rng.standard_normal(m))), 0.5),
@@ -692,7 +775,18 @@ def _previous(rng, c: dict, lat: dict, next_id: int, force: bool):
     p['RATE_INTEREST_PRIVILEGED'] = np.where(rare, np.round(0.37 + 0.63 * rng.beta(3, 1.5, m), 9), np.nan)
     seller = np.round(_from_quantiles(PREV_QUANTILES['SELLERPLACE_AREA'], rng.random(m)))
     p['SELLERPLACE_AREA'] = np.where(canceled | (cash & (rng.random(m) < 0.84)) | (rev & (rng.random(m) < 0.67)), -1, seller)
-    # the schedule of approved loans
+    return n_pay, ann, credit
+
+# %% ../nbs/01_synth.ipynb #e770becf
+def _prev_schedule(rng,  # the chunk's random stream
+                   p: dict,  # previous_application columns, filled in place
+                   k: dict,  # the row kinds, from `_prev_status`
+                   dd,  # DAYS_DECISION
+                   n_pay,  # CNT_PAYMENT (true values)
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # has a schedule in the past, first due day, instalments until repaid
+    "The dates of approved loans (Kaggle's `365243` where in the future or not applicable), then the last missing values."
+    cash, cons, rev, approved = (k[x] for x in ('cash', 'cons', 'rev', 'approved'))
+    m = len(dd)
     sched = approved & (cash | cons) & (n_pay > 0)
     first = dd + rng.integers(10, 41, m)
     ok = sched & (first <= -1) & (rng.random(m) >= 0.025)
@@ -710,9 +804,7 @@ def _previous(rng, c: dict, lat: dict, next_id: int, force: bool):
     for cols, rate in ((('AMT_ANNUITY', 'CNT_PAYMENT'), 0.045), (('PRODUCT_COMBINATION',), MISSING['previous_application']['PRODUCT_COMBINATION'])):
         mask = rng.random(m) < rate
         for col in cols: _hide(p, col, mask)
-    loans = dict(own=own, sk=sk, ok=ok, first=first, n_pay=n_pay, k_end=k_end, annuity=np.round(ann, 3),
-                 card=approved & rev, credit=credit, dd=dd)
-    return p, loans, {'refused': np.bincount(own, refused, n)}, int(sk[-1]) + 1 if m else next_id
+    return ok, first, k_end
 
 # %% ../nbs/01_synth.ipynb #abd9ff0c
 def _behaviour(rng,  # the chunk's random stream
@@ -836,6 +928,17 @@ def _instalments(rng,  # the chunk's random stream
                  p_late, p_short,  # each applicant's chance of paying late, and short
                 ) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:  # columns, applicant of each instalment, late or unpaid, short or unpaid
     "installments_payments: the loans' schedules, then the cards' minimum payments, with the day and amount paid."
+    inst, inst_own, n_loan, card_pay = _instalment_rows(rng, c, sched, card, cc)
+    return _pay_instalments(rng, inst, inst_own, n_loan, card_pay, p_late, p_short)
+
+# %% ../nbs/01_synth.ipynb #f048eab8
+def _instalment_rows(rng,  # the chunk's random stream
+                     c: dict,  # application columns
+                     sched: dict,  # own, sk, first, n_pay, k_end, annuity of the loans with a schedule
+                     card: dict,  # card months, from `_card_months`
+                     cc: dict,  # credit_card_balance columns with their true payments, from `_card_frame`
+                    ) -> tuple[dict, np.ndarray, int, np.ndarray]:  # columns due, applicant of each, number of loan instalments (the first rows), the cards' true payments
+    "The instalments due so far: each loan's schedule up to the application, then each card's monthly minimum payments."
     own, sk, fd, n_pay, k_end, ann = (sched[k] for k in ('own', 'sk', 'first', 'n_pay', 'k_end', 'annuity'))
     minimum, pay, cmb = cc['AMT_INST_MIN_REGULARITY'], cc['AMT_PAYMENT_CURRENT'], cc['MONTHS_BALANCE']
     due = np.where(fd <= -1, np.minimum(k_end, np.floor((-1 - fd) / 30.44) + 1), 0)
@@ -855,14 +958,25 @@ def _instalments(rng,  # the chunk's random stream
             'DAYS_INSTALMENT': np.r_[fd[ipar] + np.round(30.44 * ioff),
                                      np.minimum(np.round(cmb[crow] * 30.44 + rng.integers(0, 28, len(crow))), -1)],
             'AMT_INSTALMENT': np.r_[amount, minimum[crow]]}
+    return inst, inst_own, len(ipar), pay[crow]
+
+# %% ../nbs/01_synth.ipynb #10e13aaa
+def _pay_instalments(rng,  # the chunk's random stream
+                     inst: dict,  # installments_payments columns due, from `_instalment_rows`
+                     inst_own,  # applicant (row in the chunk) of each instalment
+                     n_loan: int,  # the first `n_loan` instalments are loans', the rest cards'
+                     card_pay,  # the cards' true payments (`AMT_PAYMENT_CURRENT`) of the card instalments
+                     p_late, p_short,  # each applicant's chance of paying late, and short
+                    ) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:  # columns, applicant of each instalment, late or unpaid, short or unpaid
+    "The day and amount paid of each instalment due; some are paid in two goes, some not yet."
     r = len(inst_own)
     late = rng.random(r) < p_late[inst_own]
     delay = np.where(late, rng.geometric(1 / 7, r) * np.where(rng.random(r) < 0.03, 10, 1), 1 - rng.geometric(1 / 8, r))
     entry = inst['DAYS_INSTALMENT'] + delay
     unpaid = entry > -1
-    short = np.r_[rng.random(len(ipar)) < p_short[own[ipar]], pay[crow] < minimum[crow]]
+    short = np.r_[rng.random(n_loan) < p_short[inst_own[:n_loan]], card_pay < inst['AMT_INSTALMENT'][n_loan:]]
     paid_amt = np.where(short, np.round(inst['AMT_INSTALMENT'] * rng.uniform(0.05, 0.95, r), 3), inst['AMT_INSTALMENT'])
-    paid_amt[len(ipar):] = np.where(short[len(ipar):], pay[crow], paid_amt[len(ipar):])
+    paid_amt[n_loan:] = np.where(short[n_loan:], card_pay, paid_amt[n_loan:])
     # some instalments are paid in two goes: two rows with the same instalment number, as in Kaggle
     split = (rng.random(r) < 0.12) & ~unpaid
     rows = np.repeat(np.arange(r), 1 + split)
@@ -1060,6 +1174,7 @@ class _Sink:
         for f in self.files.values(): f.close()
         self.files = {}
 
+# %% ../nbs/01_synth.ipynb #20da60a9
 _WHAT = {'AMT': 'Amount', 'DAYS': 'Days relative to the application (negative: before it)', 'CNT': 'Count',
          'FLAG': 'Flag (1/Y yes, 0/N no)', 'NFLAG': 'Flag (1 yes, 0 no)', 'NAME': 'Category', 'REG': 'Flag (1 = different addresses)',
          'LIVE': 'Flag (1 = different addresses)', 'RATE': 'Rate, normalized', 'HOUR': 'Hour of the day',
