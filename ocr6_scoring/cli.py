@@ -187,6 +187,7 @@ def cmd_dashboard(args):
 class StartError(RuntimeError):
     "A background service (API, dashboard, MLflow UI) did not start."
 
+# %% ../nbs/11_cli.ipynb #0f11817e
 def free_port(preferred: int=0) -> int:
     "`preferred` if it is free on 127.0.0.1, else a free port the kernel picks (always the kernel's pick for 0)."
     import socket
@@ -195,12 +196,14 @@ def free_port(preferred: int=0) -> int:
         except OSError:
             s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
+# %% ../nbs/11_cli.ipynb #953ea3b8
 def _cpu_ticks(pid: int) -> int:
     "CPU time (clock ticks) process `pid` and its reaped children used so far; 0 when unknown."
     try: f = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
     except (OSError, IndexError): return 0
     return sum(int(x) for x in f[11:15])  # utime, stime, cutime, cstime
 
+# %% ../nbs/11_cli.ipynb #ff0507bb
 def wait_until(ok,  # callable -> truthy when the service is ready; an exception counts as not yet
                proc,  # the service's process (`subprocess.Popen`)
                log: Path,  # its log file, whose end goes into the error
@@ -225,11 +228,13 @@ def wait_until(ok,  # callable -> truthy when the service is ready; an exception
                                                                 f', no progress for {stall:.0f} s'))
     raise StartError(f"{what} did not start ({state}); log {log}:\n{tail}")
 
+# %% ../nbs/11_cli.ipynb #c8a97765
 def wait_http(url: str, proc, log: Path, what: str, timeout: float|None=None, headers=None):
     "`wait_until` GET `url` answers 200."
     import httpx
     wait_until(lambda: httpx.get(url, timeout=2, headers=headers).status_code == 200, proc, log, what, timeout, 0.5)
 
+# %% ../nbs/11_cli.ipynb #1134b7f8
 def stop_processes(*procs, timeout: float=15):
     "Stop processes started with `start_new_session=True` and their children: SIGTERM to each group, then SIGKILL."
     import signal, subprocess, contextlib

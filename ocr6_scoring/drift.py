@@ -22,29 +22,35 @@ PSI_EPS = 1e-4  # share given to an empty bin
 PSI_WATCH, PSI_ACT = 0.1, 0.25  # band limits: < 0.1 stable, 0.1-0.25 watch, > 0.25 act
 BANDS = ('stable', 'watch', 'act')
 
+# %% ../nbs/08_drift.ipynb #3c38a31f
 def psi_band(psi: float,  # a PSI value
             ) -> str:
     "'stable' below 0.1, 'watch' from 0.1 to 0.25, 'act' above 0.25 (NaN: 'stable', nothing to compare)."
     if psi is None or not psi > PSI_WATCH - 1e-12: return 'stable'
     return 'watch' if psi <= PSI_ACT else 'act'
 
+# %% ../nbs/08_drift.ipynb #50431fef
 def _shares(codes: np.ndarray, k: int) -> np.ndarray:
     c = np.bincount(codes, minlength=k).astype('float64')
     return c / c.sum() if c.sum() else c
 
+# %% ../nbs/08_drift.ipynb #f6b06abb
 def psi_from_shares(r: np.ndarray, c: np.ndarray, eps: float=PSI_EPS) -> float:
     "PSI of two share vectors over the same bins (empty bins get `eps`)."
     r, c = np.maximum(np.asarray(r, 'float64'), eps), np.maximum(np.asarray(c, 'float64'), eps)
     return float(np.sum((c - r) * np.log(c / r)))
 
+# %% ../nbs/08_drift.ipynb #a90981b8
 def _as_float(x) -> np.ndarray:
     if isinstance(x, pd.Series): return x.to_numpy(dtype='float64', na_value=np.nan)
     return np.asarray(x, dtype='float64')
 
+# %% ../nbs/08_drift.ipynb #52ce690b
 def _is_categorical(x) -> bool:
     d = getattr(x, 'dtype', np.asarray(x).dtype)
     return isinstance(d, pd.CategoricalDtype) or pd.api.types.is_object_dtype(d) or pd.api.types.is_string_dtype(d) or pd.api.types.is_bool_dtype(d)
 
+# %% ../nbs/08_drift.ipynb #e7d10aab
 def psi_bins(reference, current,  # two samples of the same variable
              n_bins: int=PSI_BINS,  # quantile bins of the reference (numbers)
             ) -> pd.DataFrame:
@@ -67,6 +73,7 @@ def psi_bins(reference, current,  # two samples of the same variable
     k = len(labels)
     return pd.DataFrame({'bin': labels, 'reference': _shares(rc, k), 'current': _shares(cc, k)})
 
+# %% ../nbs/08_drift.ipynb #7f0bf0e3
 def psi(reference, current,  # two samples of the same variable (arrays or Series)
         n_bins: int=PSI_BINS,  # quantile bins of the reference (numbers)
         eps: float=PSI_EPS,  # share given to an empty bin

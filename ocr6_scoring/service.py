@@ -250,10 +250,12 @@ def info_value(v, transform: str|None):
 MAX_BATCH = 1000  # applications per POST /score/batch
 NEIGHBOUR_FEATURES = 10  # model columns (highest total gain) spanning the space of /similar
 
+# %% ../nbs/09_service.ipynb #b3914653
 def request_hash(obj) -> str:
     "sha256 of a JSON request body (keys sorted): the audit key of an applicant the service does not know."
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
+# %% ../nbs/09_service.ipynb #a509ce8d
 class Service:
     "A loaded bundle + the clients of a data folder: everything the API answers, computed here."
     def __init__(self, bundle_dir,  # model bundle folder (hash-checked)
@@ -296,8 +298,10 @@ class Service:
             except (OSError, KeyError, ValueError) as e: raise DataError(f'{drift_report}: not a drift report JSON ({e})') from None
         self._filler = threading.Thread(target=self._fill_contributions, name='contributions', daemon=True); self._filler.start()
 
-    def __repr__(self):
-        return f'Service(model {self.version}, {len(self.ids):,} clients, threshold {self.threshold:.3f}, audit {self.audit.url})'
+# %% ../nbs/09_service.ipynb #8226b137
+@patch
+def __repr__(self: Service):
+    return f'Service(model {self.version}, {len(self.ids):,} clients, threshold {self.threshold:.3f}, audit {self.audit.url})'
 
 # %% ../nbs/09_service.ipynb #38c6f82a
 @patch
@@ -550,11 +554,13 @@ def _feature(self: Service, name: str) -> str:
         raise ServiceError(404, f'feature {name} not found')
     return name
 
+# %% ../nbs/09_service.ipynb #ed4dd038
 @patch
 def _meta(self: Service, name: str) -> tuple[str, str]:
     m = self.bundle.features.metadata.get(name, {})
     return str(m.get('meaning') or name), str(m.get('unit') or '')
 
+# %% ../nbs/09_service.ipynb #9066b8c6
 @patch
 def population_feature(self: Service, name: str, bins: int=30, client_id: int|None=None, similar_to: int|None=None, k: int=200) -> dict:
     "Histogram of column `name` by TARGET in the population (or the `k` clients most similar to `similar_to`)."
@@ -581,6 +587,7 @@ def population_feature(self: Service, name: str, bins: int=30, client_id: int|No
             'percentile': None if cv is None or not ok.any() else float(100 * (v[ok] <= cv).mean()),
             'population': 'all' if similar_to is None else 'similar', 'n': int(len(v))}
 
+# %% ../nbs/09_service.ipynb #1e9e3af4
 @patch
 def bivariate(self: Service, x: str, y: str, n: int=1000, client_id: int|None=None) -> dict:
     "Up to `n` population points (both values present) of columns `x` and `y`, with TARGET and score; the client's point."

@@ -346,6 +346,42 @@ def render_site(out: Path,  # the site's folder, with the executed notebooks
                if p.name not in ('index.html', 'methodology.html', 'slides.html', 'drift_report.html')]
 
 # %% ../nbs/12a_site.ipynb #ad5661aa
+def _step_champion(step,  # `stepper()`'s printer
+                   uri: str,  # MLflow tracking URI
+                   model_name: str,  # registered model
+                   alias: str,  # registry alias described
+                   data_dir,  # training data (None: the folder logged with the champion's run)
+                   configurations: str|None,  # track the configurations missing first, with this search effort
+                   experiment: str,  # MLflow experiment of the configuration runs
+                  ) -> tuple:
+    "Step 1: (the champion, its training data folder)."
+    step(f'1/6 Champion: {model_name!r} alias {alias!r} at {uri}')
+    ch = find_champion(uri, model_name, alias)
+    data = training_data(ch, data_dir)
+    print(f'        version {ch.version}, run {ch.run.info.run_id}, data {data}', flush=True)
+    if configurations:
+        step(f"Tracking the configurations missing on the champion's data ({configurations} profile)")
+        done = tk.track_configurations(data, uri, configurations, experiment, model_name, alias)
+        print(f"        tracked: {', '.join(done) or 'none (all already tracked)'}", flush=True)
+    return ch, data
+
+# %% ../nbs/12a_site.ipynb #9e1ea5a3
+def _step_notebooks(step,  # `stepper()`'s printer
+                    out: Path,  # the site's folder
+                    params: dict,  # the notebooks' `parameters`
+                    timeout: int,  # seconds allowed per notebook cell
+                   ) -> tuple[Path, Path]:
+    "Steps 2-4: the executed note and slides, checked."
+    step('2/6 Executing nbs/methodology.ipynb (papermill; writes the drift report)')
+    meth = execute(NBS/'methodology.ipynb', out, params, timeout)
+    step('3/6 Executing nbs/slides.ipynb (papermill)')
+    drift = out/'drift_report.json'
+    slides = execute(NBS/'slides.ipynb', out, {**params, 'drift_json': str(drift) if drift.exists() else None}, timeout)
+    step('4/6 Checking the executed notebooks')
+    check_executed(meth, slides)
+    return meth, slides
+
+# %% ../nbs/12a_site.ipynb #0c0af722
 def build(out='_docs',  # the site's folder (never inside nbs/)
           tracking_uri: str|None=None,  # MLflow tracking URI (None: tracking.default_tracking_uri())
           data_dir=None,  # training data (None: the folder logged with the champion's run)
@@ -363,24 +399,11 @@ def build(out='_docs',  # the site's folder (never inside nbs/)
     step, out = stepper(), Path(out).resolve()
     if out == NBS.resolve() or NBS.resolve() in out.parents: raise DocsError(f'--out {out}: executed copies never go into nbs/')
     uri = tracking_uri or tk.default_tracking_uri()
-    step(f'1/6 Champion: {model_name!r} alias {alias!r} at {uri}')
-    ch = find_champion(uri, model_name, alias)
-    data = training_data(ch, data_dir)
-    print(f'        version {ch.version}, run {ch.run.info.run_id}, data {data}', flush=True)
-    if configurations:
-        step(f"Tracking the configurations missing on the champion's data ({configurations} profile)")
-        done = tk.track_configurations(data, uri, configurations, experiment, model_name, alias)
-        print(f"        tracked: {', '.join(done) or 'none (all already tracked)'}", flush=True)
+    ch, data = _step_champion(step, uri, model_name, alias, data_dir, configurations, experiment)
     out.mkdir(parents=True, exist_ok=True)
     params = {'tracking_uri': uri, 'model_name': model_name, 'alias': alias, 'experiment': experiment, 'data_dir': str(data),
               'current_dir': str(Path(current_dir).resolve()) if current_dir else None, 'out_dir': str(out)}
-    step('2/6 Executing nbs/methodology.ipynb (papermill; writes the drift report)')
-    meth = execute(NBS/'methodology.ipynb', out, params, timeout)
-    step('3/6 Executing nbs/slides.ipynb (papermill)')
-    drift = out/'drift_report.json'
-    slides = execute(NBS/'slides.ipynb', out, {**params, 'drift_json': str(drift) if drift.exists() else None}, timeout)
-    step('4/6 Checking the executed notebooks')
-    check_executed(meth, slides)
+    _step_notebooks(step, out, params, timeout)
     quarto = not no_quarto and render_quarto(out)
     step(f"5/6 Rendering with {'Quarto (the notebooks) and ' if quarto else ''}nbconvert (offline templates)")
     n, pages = render_site(out, quarto, reveal_dir, show_code)
