@@ -85,6 +85,7 @@ def _decisions(label: str, status: int, body: bytes) -> int:
     "Audit rows a 2xx answer of operation `label` stands for."
     if status != 200: return 0
     if label in ('GET /clients/{client_id}/score', 'GET /clients/{client_id}/explanation', 'POST /score'): return 1
+    if label == 'GET /clients/{client_id}/counter-offers': return 1  # one row, marked a simulation
     if label == 'POST /clients/{client_id}/what-if': return 2
     if label == 'POST /score/batch': return len(json.loads(body)['items'])
     return 0
