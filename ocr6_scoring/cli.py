@@ -324,18 +324,16 @@ def _demo_champion(args, data: Path, uri: str, step) -> Path:
     print(f"MLflow run {tr.run_id}, version {tr.version}: holdout AUC {h['auc']:.3f}, business cost {h['business_cost']:.3f} per client")
     return bundle_path(tracking_uri=uri)
 
-def _demo_drift(data: Path, champ: Path, work: Path, step) -> Path:
-    "The drift report's JSON: the one written for this model version on this data, else a new one."
+def _demo_drift(data: Path, bundle, work: Path, step) -> Path:
+    "The drift report's JSON: the one written for this model version (`bundle`, loaded) on this data, else a new one."
     from ocr6_scoring.drift import drift_report
-    from ocr6_scoring.tracking import Bundle
-    out = work/'drift'/'drift_report.html'
-    version = Bundle.load(champ).version
+    out, version = work/'drift'/'drift_report.html', bundle.version
     if out.with_suffix('.json').exists() and out.exists():
         s = json.loads(out.with_suffix('.json').read_text()).get('settings', {})
         if s.get('model_version') == version and str(s.get('reference', '')).startswith(f'{data} ('):
             step(f'Data drift: the report of this model on this data is reused ({out})'); return out.with_suffix('.json')
     step('Data drift: training applicants vs the new ones')
-    s = drift_report(data, data, out, bundle=champ)
+    s = drift_report(data, data, out, bundle=bundle)
     print(s['line'] + (f"\n{s['performance']['sentence']}" if s.get('performance') else ''), flush=True)
     return out.with_suffix('.json')
 
@@ -361,11 +359,10 @@ def voila_kernels(proc) -> int:
     except psutil.Error: return 0
 
 # %% ../nbs/11_cli.ipynb #1f21028f
-def _start_docs(start, uri: str, data: Path, site: Path, champ: Path, args, work: Path, step):
-    "Start the docs build in the background (a thread echoes its progress, then its outcome); None when the site is current."
+def _start_docs(start, uri: str, data: Path, site: Path, version: str, args, work: Path, step):
+    "Start the docs build in the background (a thread echoes its progress, then its outcome); None when the site is current for the champion `version`."
     import subprocess
-    from ocr6_scoring.tracking import Bundle
-    version, marker = Bundle.load(champ).version, site/'.ocr6-champion'
+    marker = site/'.ocr6-champion'
     if (site/'index.html').exists() and marker.exists() and marker.read_text().strip() == version:
         step(f'Docs already built for this champion: {site/"index.html"}'); return None
     docs, log = REPO/'scripts'/'docs.py', work/'docs.log'
@@ -415,8 +412,9 @@ def cmd_demo(args):
     work = Path(args.work_dir).resolve(); work.mkdir(parents=True, exist_ok=True)
     data = _demo_data(args, step)
     uri = args.tracking_uri or f"sqlite:///{(work/'mlruns.db').as_posix()}"
-    champ = _demo_champion(args, data, uri, step)
-    svc = _demo_services(args, champ, data, uri, _demo_drift(data, champ, work, step), work)
+    from ocr6_scoring.tracking import Bundle
+    champ = _demo_champion(args, data, uri, step); bundle = Bundle.load(champ)  # loaded (and hash-checked) once
+    svc = _demo_services(args, champ, data, uri, _demo_drift(data, bundle, work, step), work)
     site, rc, stopping = Path(args.docs_out).resolve(), 0, None
     step('Starting the API, the dashboard and the MLflow UI on 127.0.0.1')
     with services(stop_timeout=DEMO_STOP) as start:  # however the demo ends, every process group it started is stopped
@@ -424,7 +422,7 @@ def cmd_demo(args):
             procs = {n: start(c, stdout=open(log, 'w'), stderr=subprocess.STDOUT, cwd=str(work)) for n, (c, log, _, _) in svc.items()}
             for n, (_, log, ready, _) in svc.items(): wait_http(ready, procs[n], log, f'the {n}')
             print('\n' + '\n'.join(f'  {SHOWN[n]:<20} {u}' for n, (_, _, _, u) in svc.items()) + f"\n  {'Logs':<20} {work}/*.log", flush=True)
-            docs = None if args.no_docs else _start_docs(start, uri, data, site, champ, args, work, step)
+            docs = None if args.no_docs else _start_docs(start, uri, data, site, bundle.version, args, work, step)
             rc = _demo_check({n: u for n, (_, _, _, u) in svc.items()}, procs, docs) if args.check else _demo_watch(procs, docs)
         except KeyboardInterrupt as e:
             print(f"\n{str(e) or 'SIGINT'}: stopping the services" + ('' if args.no_docs else ' and any docs build') + '...', flush=True)
