@@ -292,7 +292,7 @@ def services(stop_timeout: float=15):  # seconds each group has to stop on SIGTE
 
 # %% ../nbs/11_cli.ipynb #fff89cbf
 DEMO_DIR = Path('data/demo')  # the synthetic demo data (generated on first use)
-DEMO_STOP = 2.5  # seconds the demo's services have to stop after Ctrl-C before they are killed
+DEMO_STOP = 1.0  # seconds the demo's services have to stop after Ctrl-C before they are killed
 SHOWN = {'API': 'API (OpenAPI docs)', 'dashboard': "Advisers' dashboard", 'MLflow UI': 'MLflow UI'}  # the services' names in the address lines
 DOCS_PROGRESS = re.compile(r'^(\[\s*[\d.]+s\] |configuration \d+/\d+|\s{8}\S|docs: )')  # the docs build's lines worth echoing
 
