@@ -345,7 +345,8 @@ def _demo_services(args, champ: Path, data: Path, uri: str, drift_json: Path, wo
     api, dash, mlf = (f'http://127.0.0.1:{free_port(p)}' for p in (args.api_port, args.dashboard_port, args.mlflow_port))
     exe = str(Path(sys.executable).with_name('ocr6')) if Path(sys.executable).with_name('ocr6').exists() else (shutil.which('ocr6') or 'ocr6')
     port = lambda u: u.rsplit(':', 1)[1]
-    return {'API': ([exe, 'serve', '--model', str(champ), '--data-dir', str(data), '--port', port(api), '--drift-report', str(drift_json)],
+    audit = [] if os.environ.get('OCR6_DATABASE_URL') else ['--database-url', f"sqlite:///{(work/'audit.db').as_posix()}"]  # not in MLflow's artifacts
+    return {'API': ([exe, 'serve', '--model', str(champ), '--data-dir', str(data), '--port', port(api), '--drift-report', str(drift_json), *audit],
                     work/'api.log', f'{api}/health', f'{api}/docs'),
             'dashboard': ([exe, 'dashboard', '--api-url', api, '--port', port(dash)], work/'dashboard.log',
                           dash + READY_PATH, f'{dash}/'),  # a static file: polling it starts no kernel
