@@ -421,14 +421,13 @@ def align_scores(ref: np.ndarray,  # (rows, K): every fold model's raw score on 
                  oof_raw: np.ndarray,  # each row's raw score from its fold's model
                  fold_of: np.ndarray,  # the fold of each row of `oof_raw`
                 ) -> np.ndarray:
-    "Out-of-fold scores mapped onto the fold models' average: its least-squares prediction from each fold model's score on `ref`."
+    "Out-of-fold scores mapped onto the scale of the fold models' average (mean and spread on `ref` matched)."
     ref = np.asarray(ref, 'float64'); avg = ref.mean(1)
+    mu, sd = avg.mean(), avg.std()
     out = np.asarray(oof_raw, 'float64').copy()
     for k in range(ref.shape[1]):
-        rows, x = fold_of == k, ref[:, k]
-        v = x.var()
-        b = np.mean((x - x.mean()) * (avg - avg.mean())) / v if v > 0 else 1.0
-        out[rows] = avg.mean() + (out[rows] - x.mean()) * b
+        rows, m, s = fold_of == k, ref[:, k].mean(), ref[:, k].std()
+        out[rows] = mu + (out[rows] - m) * (sd / s if s > 0 else 1.0)
     return out
 
 # %% ../nbs/04_model.ipynb #60196ac9
