@@ -205,7 +205,8 @@ def _performance_section(perf: dict) -> str:
     colour = OKABE_ITO['vermillion'] if perf['alert'] else OKABE_ITO['bluish_green']
     ref = f"the training run's {perf['reference_n']:,} held-out applicants" if perf.get('reference_n') else 'none in the bundle'
     notes = (f"Estimated without labels from the model's calibrated probabilities of {perf['n']:,} new applicants: "
-             f"{perf['n_draws']:,} draws of their labels, each applicant defaulting with their probability; the band holds "
+             f"{perf['n_draws']:,} draws of their labels, each applicant defaulting with their probability"
+             f"{' (each draw recalibrated within how well the training rows pin the calibration down)' if perf.get('calibration_cov') else ''}; the band holds "
              f"{perf['level']:.0%} of the draws. Threshold {perf['threshold']:.3f}; a granted default costs {perf['fn_cost']:g}, "
              f"a refused good client {perf['fp_cost']:g}. Holdout: {ref}. The estimate holds while the probabilities stay "
              "calibrated on the new applicants: a change in the relation between their characteristics and their risk "

@@ -7,12 +7,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 import numpy as np, pandas as pd
+from scipy.special import expit
 from .cost import business_cost, roc_auc, decide, DECISIONS, _check_probs, _check_threshold, _check_costs
 
 # %% auto #0
-__all__ = ['N_DRAWS', 'LEVEL', 'COST_MARGIN', 'DRAW_BLOCK', 'METRICS', 'label_draws', 'ranks', 'draw_auc', 'simulate', 'realised',
-           'cost_sentence', 'estimate_performance', 'holdout_reference', 'estimate_for_bundle', 'estimate_table',
-           'covers']
+__all__ = ['N_DRAWS', 'LEVEL', 'COST_MARGIN', 'DRAW_BLOCK', 'METRICS', 'label_draws', 'ranks', 'draw_auc', 'simulate',
+           'recalibration_cov', 'realised', 'cost_sentence', 'estimate_performance', 'holdout_reference',
+           'estimate_for_bundle', 'estimate_table', 'covers']
 
 # %% ../nbs/15_performance.ipynb #868b087b
 N_DRAWS = 1000  # label draws behind each band
@@ -26,12 +27,18 @@ def label_draws(p: np.ndarray,  # probabilities of default, one per applicant
                 n_draws: int=N_DRAWS,  # draws in all
                 seed: int=0,  # seed of the draws
                 block: int=DRAW_BLOCK,  # at most this many labels per block (at least one draw)
+                cov=None,  # 2 x 2 covariance of a recalibration (intercept, slope) drawn per draw around (0, 1); None: p as given
                ) -> Iterator[np.ndarray]:
     "Blocks of label draws y ~ Bernoulli(p): boolean arrays (draws x applicants), `n_draws` rows in all."
     p = np.asarray(p, dtype=np.float64)
     rng, k = np.random.default_rng(seed), max(1, block // max(len(p), 1))
+    ab = None if cov is None else rng.multivariate_normal([0.0, 1.0], np.asarray(cov, dtype=np.float64), n_draws)
+    if ab is not None:
+        inner = (p > 0) & (p < 1); lp = np.log(np.where(inner, p, 0.5) / (1 - np.where(inner, p, 0.5)))
     for start in range(0, n_draws, k):
-        yield rng.random((min(k, n_draws - start), len(p))) < p
+        m = min(k, n_draws - start)
+        q = p if ab is None else np.where(inner, expit(ab[start:start + m, :1] + ab[start:start + m, 1:] * lp), p)
+        yield rng.random((m, len(p))) < q
 
 # %% ../nbs/15_performance.ipynb #82581b4c
 def ranks(score) -> np.ndarray:
@@ -55,14 +62,26 @@ def simulate(p,  # calibrated probabilities of default of the batch
              fp_cost: float=1.,  # cost of refusing a client who would have repaid
              n_draws: int=N_DRAWS,  # label draws
              seed: int=0,  # seed of the draws
+             cov=None,  # the calibrator's uncertainty (`recalibration_cov`), or None
             ) -> pd.DataFrame:
     "Default rate, AUC and business cost per client of `n_draws` label draws y ~ Bernoulli(p), one row per draw."
     p = _check_probs(p, 'probability')
     r, parts = ranks(p), []
-    for y in label_draws(p, n_draws, seed):
+    for y in label_draws(p, n_draws, seed, cov=cov):
         cost = [business_cost(d, p, threshold, fn_cost, fp_cost).cost for d in y]
         parts.append(pd.DataFrame({'default_rate': y.mean(axis=1), 'auc': draw_auc(y, r), 'business_cost': cost}))
     return pd.concat(parts, ignore_index=True)
+
+# %% ../nbs/15_performance.ipynb #0b3ef1f6
+def recalibration_cov(p,  # calibrated probabilities of the rows the calibrator was fitted on (out of fold)
+                     ) -> list[list[float]]|None:
+    "Covariance of (intercept, slope) of a logistic recalibration of `p`, at (0, 1); None when `p` cannot tell them apart."
+    p = _check_probs(p, 'probability')
+    p = p[(p > 0) & (p < 1)]
+    w, l = p * (1 - p), np.log(p / (1 - p))
+    info = np.array([[w.sum(), (w * l).sum()], [(w * l).sum(), (w * l * l).sum()]])
+    if len(p) < 3 or np.linalg.det(info) <= 1e-12 * max(info[0, 0] * info[1, 1], 1e-300): return None
+    return np.linalg.inv(info).tolist()
 
 # %% ../nbs/15_performance.ipynb #2c24f830
 def realised(y,  # observed labels, 1 = default
@@ -102,6 +121,16 @@ def _whole(v, name: str, low: int) -> int:
 def _finite(v) -> float|None:
     return None if v is None or not math.isfinite(float(v)) else float(v)
 
+def _check_cov(cov) -> list[list[float]]|None:
+    "A 2 x 2 covariance (symmetric, finite, positive semi-definite) as nested lists, or None."
+    if cov is None: return None
+    try: c = np.asarray(cov, dtype=np.float64)
+    except (TypeError, ValueError): c = None
+    if c is None or c.shape != (2, 2) or not np.isfinite(c).all() or abs(c[0, 1] - c[1, 0]) > 1e-12 * (1 + abs(c).max()) \
+       or np.linalg.eigvalsh(c).min() < -1e-12 * (1 + abs(c).max()):
+        raise ValueError(f'calibration_cov must be a 2 x 2 covariance matrix (symmetric, finite, positive semi-definite), got {cov!r}')
+    return c.tolist()
+
 def _band(x: np.ndarray, level: float) -> tuple[float, float, float]:
     "(mean, low, high) of a metric's draws, ignoring undefined draws (NaN); all NaN when half of them or more are undefined."
     ok = x[~np.isnan(x)]
@@ -119,6 +148,7 @@ def estimate_performance(probability,  # calibrated probabilities of default of 
                          n_draws: int=N_DRAWS,  # label draws behind the bands
                          level: float=LEVEL,  # coverage of the bands
                          seed: int=0,  # seed of the draws: same inputs, same estimate
+                         calibration_cov=None,  # the calibrator's uncertainty (`recalibration_cov`); None: the probabilities taken as exact
                         ) -> dict:
     "Estimated default rate, approval rate, AUC and cost per client of a batch, with bands, references, alert and sentence."
     p = _check_probs(probability, 'probability')
@@ -128,7 +158,8 @@ def estimate_performance(probability,  # calibrated probabilities of default of 
     if not 0 < float(level) < 1: raise ValueError(f'level must be between 0 and 1, got {level!r}')
     if isinstance(margin, bool) or not isinstance(margin, (int, float, np.number)) or not math.isfinite(margin) or margin < 0:
         raise ValueError(f'margin must be a number >= 0, got {margin!r}')
-    sims, ref = simulate(p, t, fnc, fpc, n_draws, seed), dict(reference or {})
+    cov = _check_cov(calibration_cov)
+    sims, ref = simulate(p, t, fnc, fpc, n_draws, seed, cov), dict(reference or {})
     approval = float(np.mean(decide(p, t) == DECISIONS[0]))
     values = {'default_rate': (float(p.mean()), *_band(sims.default_rate.to_numpy(), level)[1:]),
               'approval_rate': (approval, approval, approval),
@@ -139,7 +170,8 @@ def estimate_performance(probability,  # calibrated probabilities of default of 
     alert, sentence = cost_sentence(c['estimate'], c['low'], c['high'], c['reference'], margin)
     return {'metrics': metrics, 'alert': alert, 'sentence': sentence, 'margin': float(margin),
             'cost_limit': None if c['reference'] is None else c['reference'] * (1 + margin),
-            'n': int(len(p)), 'threshold': t, 'fn_cost': fnc, 'fp_cost': fpc, 'n_draws': n_draws, 'level': float(level), 'seed': seed}
+            'n': int(len(p)), 'threshold': t, 'fn_cost': fnc, 'fp_cost': fpc, 'n_draws': n_draws, 'level': float(level), 'seed': seed,
+            'calibration_cov': cov}
 
 # %% ../nbs/15_performance.ipynb #4920c4ae
 def holdout_reference(bundle) -> dict|None:
@@ -157,7 +189,9 @@ def estimate_for_bundle(bundle,  # a `tracking.Bundle` (or anything with .thresh
                        ) -> dict:
     "Estimated performance of a bundle on a batch of new applicants, against its holdout: a JSON-able dict with the sentence."
     dec, ref = getattr(bundle, 'decision', None) or {}, holdout_reference(bundle)
-    est = estimate_performance(probability, bundle.threshold, dec.get('fn_cost', 10.), dec.get('fp_cost', 1.), ref, margin, **kwargs)
+    cov = ((getattr(bundle, 'metrics', None) or {}).get('calibration') or {}).get('cov')
+    est = estimate_performance(probability, bundle.threshold, dec.get('fn_cost', 10.), dec.get('fp_cost', 1.), ref, margin,
+                               **{'calibration_cov': cov, **kwargs})
     return {**est, 'model_version': getattr(bundle, 'version', None), 'reference_n': (ref or {}).get('n')}
 
 # %% ../nbs/15_performance.ipynb #ab90ad2b

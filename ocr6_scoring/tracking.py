@@ -17,6 +17,7 @@ from .cost import (best_threshold, business_cost, roc_auc, weighted_logloss, Sco
                                business_cost_score, weighted_logloss_objective, weighted_logloss_score, decide, scorecard)
 from .model import Scorer, brier, ece, BundleError, read_bundle, check_out, manifest_digest, ModelError, plot_reliability, as_objective
 from .tuning import tune, DEFAULT_SPACE, as_score
+from .performance import recalibration_cov
 
 # %% auto #0
 __all__ = ['SCORES', 'LOSSES', 'PROFILES', 'REGISTERED_MODEL', 'CHAMPION', 'CHALLENGER', 'EXPERIMENT', 'CONFIGURATIONS',
@@ -213,7 +214,8 @@ def _run_metrics(res, served, thr: ThresholdResult, judged: dict, ys, n_holdout:
                    'space': res.search_space},
             'threshold': {'value': thr.threshold, 'band': list(thr.threshold_band), 'cost_band': list(thr.cost_band)},
             'best_params': res.best_params, 'n_train': int(len(ys)), 'n_holdout': int(n_holdout),
-            'n_features': int(n_features), 'tuning_seconds': res.seconds}
+            'n_features': int(n_features), 'tuning_seconds': res.seconds,
+            'calibration': {'n': int(len(ys)), 'cov': recalibration_cov(served.oof_proba)}}
 
 # %% ../nbs/06_tracking.ipynb #5a7d24c4
 def train_bundle(data_dir,  # folder with application_train (+ child tables)
