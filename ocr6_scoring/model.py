@@ -408,26 +408,31 @@ def fold_index(folds: list[Fold], n: int) -> np.ndarray:
 def crossfit_calibrate(raw: np.ndarray,  # out-of-fold raw scores
                        y: np.ndarray,  # 0/1 target
                        parts: list[np.ndarray],  # row indices of each fold's validation part
-                       method: str, link: str) -> np.ndarray:
+                       method: str, link: str,
+                       at: np.ndarray|None=None,  # scores at which each fold's calibrator predicts (default: `raw`)
+                      ) -> np.ndarray:
     "Out-of-fold probabilities: fold k calibrated on the other folds' raw scores (rows outside `parts` stay NaN)."
-    p = np.full(len(raw), np.nan)
+    p, at = np.full(len(raw), np.nan), raw if at is None else at
     for k, rows in enumerate(parts):
         other = np.concatenate([g for j, g in enumerate(parts) if j != k])
-        p[rows] = make_calibrator(method, link).fit(raw[other], y[other]).predict(raw[rows])
+        p[rows] = make_calibrator(method, link).fit(raw[other], y[other]).predict(at[rows])
     return p
 
 # %% ../nbs/04_model.ipynb #74514168
 def align_scores(ref: np.ndarray,  # (rows, K): every fold model's raw score on the same reference rows
                  oof_raw: np.ndarray,  # each row's raw score from its fold's model
                  fold_of: np.ndarray,  # the fold of each row of `oof_raw`
+                 match: str='spread',  # 'spread': mean and standard deviation; 'regression': least-squares prediction
                 ) -> np.ndarray:
-    "Out-of-fold scores mapped onto the scale of the fold models' average (mean and spread on `ref` matched)."
+    "Out-of-fold scores mapped onto the fold models' average, on `ref`: its mean and spread, or its prediction from fold k's score."
+    if match not in ('spread', 'regression'): raise ModelError(f"match must be 'spread' or 'regression', got {match!r}")
     ref = np.asarray(ref, 'float64'); avg = ref.mean(1)
-    mu, sd = avg.mean(), avg.std()
     out = np.asarray(oof_raw, 'float64').copy()
     for k in range(ref.shape[1]):
-        rows, m, s = fold_of == k, ref[:, k].mean(), ref[:, k].std()
-        out[rows] = mu + (out[rows] - m) * (sd / s if s > 0 else 1.0)
+        rows, x = fold_of == k, ref[:, k]
+        v = x.var()
+        b = (np.mean((x - x.mean()) * (avg - avg.mean())) / v if match == 'regression' else avg.std() / np.sqrt(v)) if v > 0 else 1.0
+        out[rows] = avg.mean() + (out[rows] - x.mean()) * b
     return out
 
 # %% ../nbs/04_model.ipynb #60196ac9
@@ -545,9 +550,11 @@ def assemble(self: Scorer, boosters: list[xgb.Booster],  # one model per fold, f
     self.booster, self.rounds = merge_boosters(boosters), [n_rounds(b) for b in boosters]
     if self.calibration == 'leaf-lr': self.calibrator, self.oof_proba = fit_leaf_lr(boosters, X, y, parts, self.random_state)
     else:
-        oof_raw = align_scores(np.column_stack([raw_score(b, X) for b in boosters]), oof_raw, fold_of)
-        self.calibrator = make_calibrator(self.calibration, self.link).fit(oof_raw, y)
-        self.oof_proba = (crossfit_calibrate(oof_raw, y, parts, self.calibration, self.link) if self.calibration == 'isotonic'
+        ref = np.column_stack([raw_score(b, X) for b in boosters])
+        fit_raw = align_scores(ref, oof_raw, fold_of, 'regression')  # what the average is expected to score: the calibrator
+        oof_raw = align_scores(ref, oof_raw, fold_of)  # distributed like the average's scores: the threshold
+        self.calibrator = make_calibrator(self.calibration, self.link).fit(fit_raw, y)
+        self.oof_proba = (crossfit_calibrate(fit_raw, y, parts, self.calibration, self.link, at=oof_raw) if self.calibration == 'isotonic'
                           else self.calibrator.predict(oof_raw))  # a two-parameter sigmoid barely fits its own rows
     self.oof_raw, self.fold_of = oof_raw, fold_of
     return self
