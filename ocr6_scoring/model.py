@@ -431,7 +431,9 @@ def align_scores(ref: np.ndarray,  # (rows, K): every fold model's raw score on 
     for k in range(ref.shape[1]):
         rows, x = fold_of == k, ref[:, k]
         v = x.var()
-        b = (np.mean((x - x.mean()) * (avg - avg.mean())) / v if match == 'regression' else avg.std() / np.sqrt(v)) if v > 0 else 1.0
+        if v == 0: b = 1.0
+        elif match == 'regression': b = np.mean((x - x.mean()) * (avg - avg.mean())) / v
+        else: b = avg.std() / np.sqrt(v)
         out[rows] = avg.mean() + (out[rows] - x.mean()) * b
     return out
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 import numpy as np, pandas as pd
-from scipy.special import expit
+from scipy.special import expit, logit
 from .cost import business_cost, roc_auc, decide, DECISIONS, _check_probs, _check_threshold, _check_costs
 
 # %% auto #0
@@ -34,7 +34,7 @@ def label_draws(p: np.ndarray,  # probabilities of default, one per applicant
     rng, k = np.random.default_rng(seed), max(1, block // max(len(p), 1))
     ab = None if cov is None else rng.multivariate_normal([0.0, 1.0], np.asarray(cov, dtype=np.float64), n_draws)
     if ab is not None:
-        inner = (p > 0) & (p < 1); lp = np.log(np.where(inner, p, 0.5) / (1 - np.where(inner, p, 0.5)))
+        inner = (p > 0) & (p < 1); lp = logit(np.where(inner, p, 0.5))
     for start in range(0, n_draws, k):
         m = min(k, n_draws - start)
         q = p if ab is None else np.where(inner, expit(ab[start:start + m, :1] + ab[start:start + m, 1:] * lp), p)
@@ -78,7 +78,7 @@ def recalibration_cov(p,  # calibrated probabilities of the rows the calibrator 
     "Covariance of (intercept, slope) of a logistic recalibration of `p`, at (0, 1); None when `p` cannot tell them apart."
     p = _check_probs(p, 'probability')
     p = p[(p > 0) & (p < 1)]
-    w, l = p * (1 - p), np.log(p / (1 - p))
+    w, l = p * (1 - p), logit(p)
     info = np.array([[w.sum(), (w * l).sum()], [(w * l).sum(), (w * l * l).sum()]])
     if len(p) < 3 or np.linalg.det(info) <= 1e-12 * max(info[0, 0] * info[1, 1], 1e-300): return None
     return np.linalg.inv(info).tolist()
