@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np, pandas as pd
 from .data import load_tables, SCHEMA, APPLICATION_TABLES, CHILD_TABLES, DataError
 from .cost import OKABE_ITO
-from .performance import COST_MARGIN, estimate_for_bundle, estimate_table
+from .performance import COST_MARGIN, estimate_for_bundle, estimate_table, calibration_phrase
 
 # %% auto #0
 __all__ = ['PSI_BINS', 'PSI_EPS', 'PSI_WATCH', 'PSI_ACT', 'BANDS', 'SCORE', 'psi_band', 'psi_from_shares', 'psi_bins', 'psi',
@@ -206,7 +206,7 @@ def _performance_section(perf: dict) -> str:
     ref = f"the training run's {perf['reference_n']:,} held-out applicants" if perf.get('reference_n') else 'none in the bundle'
     notes = (f"Estimated without labels from the model's calibrated probabilities of {perf['n']:,} new applicants: "
              f"{perf['n_draws']:,} draws of their labels, each applicant defaulting with their probability"
-             f"{' (each draw recalibrated within how well the training rows pin the calibration down)' if perf.get('calibration_cov') else ''}; the band holds "
+             f"{calibration_phrase(perf)}; the band holds "
              f"{perf['level']:.0%} of the draws. Threshold {perf['threshold']:.3f}; a granted default costs {perf['fn_cost']:g}, "
              f"a refused good client {perf['fp_cost']:g}. Holdout: {ref}. The estimate holds while the probabilities stay "
              "calibrated on the new applicants: a change in the relation between their characteristics and their risk "

@@ -9,13 +9,16 @@ from collections.abc import Iterator, Mapping
 import numpy as np, pandas as pd
 from scipy.special import expit, logit
 from .cost import business_cost, roc_auc, decide, DECISIONS, _check_probs, _check_threshold, _check_costs
+from .model import SigmoidCalibrator
 
 # %% auto #0
-__all__ = ['N_DRAWS', 'LEVEL', 'COST_MARGIN', 'DRAW_BLOCK', 'METRICS', 'label_draws', 'ranks', 'draw_auc', 'simulate',
-           'recalibration_cov', 'realised', 'cost_sentence', 'estimate_performance', 'holdout_reference',
-           'estimate_for_bundle', 'estimate_table', 'covers']
+__all__ = ['HOLDOUT_MIN', 'N_DRAWS', 'LEVEL', 'COST_MARGIN', 'DRAW_BLOCK', 'METRICS', 'label_draws', 'ranks', 'draw_auc',
+           'simulate', 'recalibration_cov', 'fit_recalibration', 'recalibrate', 'holdout_recalibration', 'realised',
+           'cost_sentence', 'estimate_performance', 'holdout_reference', 'estimate_for_bundle', 'calibration_phrase',
+           'estimate_table', 'covers']
 
 # %% ../nbs/15_performance.ipynb #868b087b
+HOLDOUT_MIN = 20  # defaults, and repaid loans, a holdout needs before its recalibration replaces the out-of-fold one
 N_DRAWS = 1000  # label draws behind each band
 LEVEL = 0.95  # coverage of the bands
 COST_MARGIN = 0.10  # alert when the estimated cost per client exceeds the holdout's by more than this share of it
@@ -83,6 +86,39 @@ def recalibration_cov(p,  # calibrated probabilities of the rows the calibrator 
     if len(p) < 3 or np.linalg.det(info) <= 1e-12 * max(info[0, 0] * info[1, 1], 1e-300): return None
     return np.linalg.inv(info).tolist()
 
+# %% ../nbs/15_performance.ipynb #3a67c725
+def fit_recalibration(y,  # observed labels, 1 = default
+                      p,  # the probabilities the labels are compared with
+                     ) -> tuple[float, float]|None:
+    "(intercept, slope) of the logistic recalibration logit q = a + b·logit p fitted to `y`; None without both classes."
+    y, p = np.asarray(y, dtype=np.float64), _check_probs(p, 'probability')
+    if len(y) != len(p): raise ValueError(f'y has {len(y)} labels but p has {len(p)} probabilities')
+    inner = (p > 0) & (p < 1)
+    if len(np.unique(y[inner])) < 2: return None
+    c = SigmoidCalibrator().fit(logit(p[inner]), y[inner])
+    return c.b, c.a
+
+def recalibrate(p,  # probabilities of default
+                intercept: float, slope: float,  # the recalibration logit q = intercept + slope·logit p
+               ) -> np.ndarray:
+    "The recalibrated probabilities; 0 and 1 stay as they are."
+    p = np.asarray(p, dtype=np.float64); inner = (p > 0) & (p < 1)
+    return np.where(inner, expit(intercept + slope * logit(np.where(inner, p, 0.5))), p)
+
+# %% ../nbs/15_performance.ipynb #af5293f7
+def holdout_recalibration(holdout_y,  # the holdout's labels
+                          holdout_p,  # the judged model's probabilities on the holdout
+                          oof_p,  # the served model's out-of-fold probabilities (the fallback's covariance)
+                          min_class: int=HOLDOUT_MIN,  # defaults, and repaid loans, the holdout needs
+                         ) -> dict:
+    "What a bundle records of its calibration: source, rows, intercept, slope and covariance (JSON-able)."
+    y = np.asarray(holdout_y, dtype=np.float64); p = _check_probs(holdout_p, 'holdout probability')
+    ab = fit_recalibration(y, p) if min(y.sum(), len(y) - y.sum()) >= min_class else None
+    if ab is not None and ab[1] > 0 and all(map(math.isfinite, ab)):
+        cov = recalibration_cov(recalibrate(p, *ab))
+        if cov is not None: return {'source': 'holdout', 'n': int(len(y)), 'intercept': ab[0], 'slope': ab[1], 'cov': cov}
+    return {'source': 'out-of-fold', 'n': int(len(oof_p)), 'intercept': 0.0, 'slope': 1.0, 'cov': recalibration_cov(oof_p)}
+
 # %% ../nbs/15_performance.ipynb #2c24f830
 def realised(y,  # observed labels, 1 = default
              p,  # the probabilities the estimate was made from
@@ -131,6 +167,15 @@ def _check_cov(cov) -> list[list[float]]|None:
         raise ValueError(f'calibration_cov must be a 2 x 2 covariance matrix (symmetric, finite, positive semi-definite), got {cov!r}')
     return c.tolist()
 
+def _check_recalibration(rec) -> tuple[float, float]|None:
+    "(intercept, slope) as floats, the slope positive, or None (also for the identity (0, 1))."
+    if rec is None: return None
+    try: a, b = (float(v) for v in rec)
+    except (TypeError, ValueError): a = b = math.nan
+    if not (math.isfinite(a) and math.isfinite(b) and b > 0):
+        raise ValueError(f'recalibration must be (intercept, slope) with finite numbers and a slope > 0, got {rec!r}')
+    return None if (a, b) == (0.0, 1.0) else (a, b)
+
 def _band(x: np.ndarray, level: float) -> tuple[float, float, float]:
     "(mean, low, high) of a metric's draws, ignoring undefined draws (NaN); all NaN when half of them or more are undefined."
     ok = x[~np.isnan(x)]
@@ -149,9 +194,11 @@ def estimate_performance(probability,  # calibrated probabilities of default of 
                          level: float=LEVEL,  # coverage of the bands
                          seed: int=0,  # seed of the draws: same inputs, same estimate
                          calibration_cov=None,  # the calibrator's uncertainty (`recalibration_cov`); None: the probabilities taken as exact
+                         recalibration=None,  # (intercept, slope) the holdout showed (`holdout_recalibration`), applied first; None: none
                         ) -> dict:
     "Estimated default rate, approval rate, AUC and cost per client of a batch, with bands, references, alert and sentence."
     p = _check_probs(probability, 'probability')
+    rec = _check_recalibration(recalibration)
     if len(p) == 0: raise ValueError('probability is empty: no applicant to estimate on')
     t, (fnc, fpc) = _check_threshold(threshold), _check_costs(fn_cost, fp_cost)
     n_draws = _whole(n_draws, 'n_draws', 2)
@@ -159,8 +206,9 @@ def estimate_performance(probability,  # calibrated probabilities of default of 
     if isinstance(margin, bool) or not isinstance(margin, (int, float, np.number)) or not math.isfinite(margin) or margin < 0:
         raise ValueError(f'margin must be a number >= 0, got {margin!r}')
     cov = _check_cov(calibration_cov)
-    sims, ref = simulate(p, t, fnc, fpc, n_draws, seed, cov), dict(reference or {})
     approval = float(np.mean(decide(p, t) == DECISIONS[0]))
+    if rec: p, t = recalibrate(p, *rec), float(recalibrate(np.array([t]), *rec)[0])  # increasing: the same decisions
+    sims, ref = simulate(p, t, fnc, fpc, n_draws, seed, cov), dict(reference or {})
     values = {'default_rate': (float(p.mean()), *_band(sims.default_rate.to_numpy(), level)[1:]),
               'approval_rate': (approval, approval, approval),
               'auc': _band(sims.auc.to_numpy(), level), 'business_cost': _band(sims.business_cost.to_numpy(), level)}
@@ -170,10 +218,10 @@ def estimate_performance(probability,  # calibrated probabilities of default of 
     alert, sentence = cost_sentence(c['estimate'], c['low'], c['high'], c['reference'], margin)
     return {'metrics': metrics, 'alert': alert, 'sentence': sentence, 'margin': float(margin),
             'cost_limit': None if c['reference'] is None else c['reference'] * (1 + margin),
-            'n': int(len(p)), 'threshold': t, 'fn_cost': fnc, 'fp_cost': fpc, 'n_draws': n_draws, 'level': float(level), 'seed': seed,
-            'calibration_cov': cov}
+            'n': int(len(p)), 'threshold': float(threshold), 'fn_cost': fnc, 'fp_cost': fpc, 'n_draws': n_draws, 'level': float(level),
+            'seed': seed, 'calibration_cov': cov, 'recalibration': rec and {'intercept': rec[0], 'slope': rec[1]}}
 
-# %% ../nbs/15_performance.ipynb #4920c4ae
+# %% ../nbs/15_performance.ipynb #4be6a42c
 def holdout_reference(bundle) -> dict|None:
     "The holdout's default rate, approval rate, AUC, cost per client and size from a bundle's metrics (None without them)."
     h = (getattr(bundle, 'metrics', None) or {}).get('holdout')
@@ -189,10 +237,22 @@ def estimate_for_bundle(bundle,  # a `tracking.Bundle` (or anything with .thresh
                        ) -> dict:
     "Estimated performance of a bundle on a batch of new applicants, against its holdout: a JSON-able dict with the sentence."
     dec, ref = getattr(bundle, 'decision', None) or {}, holdout_reference(bundle)
-    cov = ((getattr(bundle, 'metrics', None) or {}).get('calibration') or {}).get('cov')
+    cal = (getattr(bundle, 'metrics', None) or {}).get('calibration') or {}
+    rec = (cal['intercept'], cal['slope']) if 'slope' in cal else None
     est = estimate_performance(probability, bundle.threshold, dec.get('fn_cost', 10.), dec.get('fp_cost', 1.), ref, margin,
-                               **{'calibration_cov': cov, **kwargs})
-    return {**est, 'model_version': getattr(bundle, 'version', None), 'reference_n': (ref or {}).get('n')}
+                               **{'calibration_cov': cal.get('cov'), 'recalibration': rec, **kwargs})
+    return {**est, 'model_version': getattr(bundle, 'version', None), 'reference_n': (ref or {}).get('n'),
+            'calibration_source': cal.get('source', 'out-of-fold' if cal.get('cov') else None) if est['calibration_cov'] or est['recalibration'] else None}
+
+# %% ../nbs/15_performance.ipynb #4eee4a4c
+def calibration_phrase(est: dict,  # from `estimate_for_bundle`
+                      ) -> str:
+    "' (what the draws' probabilities rest on)', or '' when they were taken as exact."
+    rec = est.get('recalibration')
+    if rec: return (f" (recalibrated first as the training run's holdout showed, intercept {rec['intercept']:+.2f} and slope "
+                     f"{rec['slope']:.2f}, each draw within how well the holdout pins that down)")
+    if est.get('calibration_cov'): return ' (each draw recalibrated within how well the training rows pin the calibration down)'
+    return ''
 
 # %% ../nbs/15_performance.ipynb #ab90ad2b
 def estimate_table(est: dict,  # from `estimate_performance` / `estimate_for_bundle`

@@ -17,7 +17,7 @@ from .cost import (best_threshold, business_cost, roc_auc, weighted_logloss, Sco
                                business_cost_score, weighted_logloss_objective, weighted_logloss_score, decide, scorecard)
 from .model import Scorer, brier, ece, BundleError, read_bundle, check_out, manifest_digest, ModelError, plot_reliability, as_objective
 from .tuning import tune, DEFAULT_SPACE, as_score
-from .performance import recalibration_cov
+from .performance import holdout_recalibration
 
 # %% auto #0
 __all__ = ['SCORES', 'LOSSES', 'PROFILES', 'REGISTERED_MODEL', 'CHAMPION', 'CHALLENGER', 'EXPERIMENT', 'CONFIGURATIONS',
@@ -205,7 +205,7 @@ def _refit(res, X, y, cfg, tune_fn, scorer_cls):
     return served, best_threshold(y, served.oof_proba, cfg.fn_cost, cfg.fp_cost, seed=cfg.seed)
 
 # %% ../nbs/06_tracking.ipynb #85e790ee
-def _run_metrics(res, served, thr: ThresholdResult, judged: dict, ys, n_holdout: int, n_features: int, cfg: TrainConfig) -> dict:
+def _run_metrics(res, served, thr: ThresholdResult, judged: dict, ys, hdf: pd.DataFrame, n_features: int, cfg: TrainConfig) -> dict:
     "The metrics a bundle records, from the search `res`, the `served` result and its threshold `thr`."
     return {'oof': prob_metrics(ys, served.oof_proba, thr.threshold, cfg.fn_cost, cfg.fp_cost), 'holdout': judged['holdout'],
             'judged': judged, 'refit': bool(cfg.refit),
@@ -213,9 +213,9 @@ def _run_metrics(res, served, thr: ThresholdResult, judged: dict, ys, n_holdout:
                    'per_fold': res.best_fold_scores, 'n_models': served.scorer.n_models, 'rounds': served.scorer.rounds,
                    'space': res.search_space},
             'threshold': {'value': thr.threshold, 'band': list(thr.threshold_band), 'cost_band': list(thr.cost_band)},
-            'best_params': res.best_params, 'n_train': int(len(ys)), 'n_holdout': int(n_holdout),
+            'best_params': res.best_params, 'n_train': int(len(ys)), 'n_holdout': int(len(hdf)),
             'n_features': int(n_features), 'tuning_seconds': res.seconds,
-            'calibration': {'n': int(len(ys)), 'cov': recalibration_cov(served.oof_proba)}}
+            'calibration': holdout_recalibration(hdf.TARGET, hdf.probability, served.oof_proba)}
 
 # %% ../nbs/06_tracking.ipynb #5a7d24c4
 def train_bundle(data_dir,  # folder with application_train (+ child tables)
@@ -236,7 +236,7 @@ def train_bundle(data_dir,  # folder with application_train (+ child tables)
     res = tune_fn(cfg.estimator, Xt, yt, progress=progress, scorer_cls=scorer_cls, **cfg.tune_kwargs())
     thr, judged, hdf = _judge(res, Xt, yt, Xh, yh, cfg)
     served, s_thr, Xs, ys = (*_refit(res, X, y, cfg, tune_fn, scorer_cls), X, y) if cfg.refit else (res, thr, Xt, yt)
-    metrics = _run_metrics(res, served, s_thr, judged, ys, len(yh), X.shape[1], cfg)
+    metrics = _run_metrics(res, served, s_thr, judged, ys, hdf, X.shape[1], cfg)
     fp = data_fingerprint(data_dir) if data_dir is not None else {'digest': None, 'files': {}}
     oof = pd.DataFrame({'SK_ID_CURR': Xs.index, 'TARGET': ys, 'fold': served.fold_of, 'probability': served.oof_proba})
     extra = {'features.json': json.loads(fb.to_json()), 'decision.json': s_thr.to_dict(), 'metrics.json': metrics,

@@ -97,7 +97,9 @@ def test_trained_model_does_not_understate_the_cost_under_covariate_drift(smoke_
             truth, m = realised(y, p, b.threshold), est['metrics']
             rows.append({'drift': drift, 'cost_above': truth['business_cost'] > m['business_cost']['high'], **covers(est, truth)})
             assert m['business_cost']['reference'] == pytest.approx(b.metrics['holdout']['business_cost'])
-            assert est['calibration_cov'] == b.metrics['calibration']['cov']  # the bands include how well the calibration is known
+            cal = b.metrics['calibration']  # the holdout's recalibration (about 60 defaults) and how well it is known
+            assert (cal['source'], est['calibration_source'], est['calibration_cov']) == ('holdout', 'holdout', cal['cov'])
+            assert est['recalibration'] == {'intercept': cal['intercept'], 'slope': cal['slope']}
             assert m['approval_rate']['estimate'] == pytest.approx(truth['approval_rate'])  # exact: no label needed
     rows = pd.DataFrame(rows)
     print(rows.groupby('drift').mean())
