@@ -7,8 +7,8 @@ under concept drift (`concept_drift`) the relation moves and the estimate should
 
 Counts here are small (a test has minutes, not hours); each bound is set so that a method holding its 95 % bands
 at least 90 % of the time passes with a probability above 97 % (binomial). The method itself is checked on the
-generator's planted probabilities (right by construction); a trained model's bands hold only as far as its
-probabilities stay calibrated on the new applicants, which bench/bench_performance.py measures over more seeds.
+generator's planted probabilities (right by construction); a trained model's bands hold as far as the recalibration
+its holdout showed carries to the new applicants, which bench/bench_performance.py measures over more seeds.
 """
 import math
 import numpy as np, pandas as pd, pytest
@@ -83,13 +83,14 @@ def scored_batches(bundle, seed: int, drift: float=0.0, concept: float=0.0, n: i
     return [(sc.probability.to_numpy()[i::parts], truth.TARGET.to_numpy()[i::parts]) for i in range(parts)]
 
 
-def test_trained_model_does_not_understate_the_cost_under_covariate_drift(smoke_bundle):
-    """A trained (smoke) model under covariate drift: the realised cost lies above the estimated band (the estimate hid a cost)
-    no more often than the band's 2.5 % upper tail allows, and the estimate is the bundle's, against its holdout.
+def test_trained_model_bands_hold_under_covariate_drift(smoke_bundle):
+    """A trained (smoke) model under covariate drift, its estimate starting from the recalibration its holdout showed: the
+    realised AUC and cost fall inside their bands as often as a method holding 90 % would, the realised cost lies above
+    the band (the estimate hid a cost) no more often than the band's 2.5 % upper tail allows, and the estimate is the
+    bundle's, against its holdout.
 
-    Whether the realised values fall inside the bands 90 % of the time depends on the model's calibration on the new
-    applicants, not on the method (which the planted-probability tests above check): bench/bench_performance.py measures it
-    for trained models and their calibration slope."""
+    The twelve batches share one model and one holdout, so they are not independent draws of its calibration error:
+    bench/bench_performance.py measures the coverage over 12 models and 180 batches."""
     b, rows = smoke_bundle, []
     for drift in (0.0, 1.0):
         for i, (p, y) in enumerate(scored_batches(b, seed=101, drift=drift)):
@@ -104,6 +105,7 @@ def test_trained_model_does_not_understate_the_cost_under_covariate_drift(smoke_
     rows = pd.DataFrame(rows)
     print(rows.groupby('drift').mean())
     assert rows.cost_above.sum() <= len(rows) - min_hits(len(rows), coverage=0.975), rows.groupby('drift').mean()
+    for k in CHECKED: assert rows[k].sum() >= min_hits(len(rows)), rows.groupby('drift').mean()
 
 
 def test_trained_model_estimate_misses_under_concept_drift(smoke_bundle):
