@@ -207,9 +207,9 @@ def estimate_performance(probability,  # calibrated probabilities of default of 
         raise ValueError(f'margin must be a number >= 0, got {margin!r}')
     cov = _check_cov(calibration_cov)
     approval = float(np.mean(decide(p, t) == DECISIONS[0]))
-    if rec: p, t = recalibrate(p, *rec), float(recalibrate(np.array([t]), *rec)[0])  # increasing: the same decisions
-    sims, ref = simulate(p, t, fnc, fpc, n_draws, seed, cov), dict(reference or {})
-    values = {'default_rate': (float(p.mean()), *_band(sims.default_rate.to_numpy(), level)[1:]),
+    q, tq = (recalibrate(p, *rec), float(recalibrate(np.array([t]), *rec)[0])) if rec else (p, t)  # increasing: the same decisions
+    sims, ref = simulate(q, tq, fnc, fpc, n_draws, seed, cov), dict(reference or {})
+    values = {'default_rate': (float(q.mean()), *_band(sims.default_rate.to_numpy(), level)[1:]),
               'approval_rate': (approval, approval, approval),
               'auc': _band(sims.auc.to_numpy(), level), 'business_cost': _band(sims.business_cost.to_numpy(), level)}
     metrics = {k: {'label': METRICS[k], 'estimate': _finite(e), 'low': _finite(lo), 'high': _finite(hi), 'reference': _finite(ref.get(k))}
@@ -218,8 +218,8 @@ def estimate_performance(probability,  # calibrated probabilities of default of 
     alert, sentence = cost_sentence(c['estimate'], c['low'], c['high'], c['reference'], margin)
     return {'metrics': metrics, 'alert': alert, 'sentence': sentence, 'margin': float(margin),
             'cost_limit': None if c['reference'] is None else c['reference'] * (1 + margin),
-            'n': int(len(p)), 'threshold': float(threshold), 'fn_cost': fnc, 'fp_cost': fpc, 'n_draws': n_draws, 'level': float(level),
-            'seed': seed, 'calibration_cov': cov, 'recalibration': rec and {'intercept': rec[0], 'slope': rec[1]}}
+            'n': int(len(p)), 'threshold': t, 'fn_cost': fnc, 'fp_cost': fpc, 'n_draws': n_draws, 'level': float(level), 'seed': seed,
+            'calibration_cov': cov, 'recalibration': rec and {'intercept': rec[0], 'slope': rec[1]}}
 
 # %% ../nbs/15_performance.ipynb #4be6a42c
 def holdout_reference(bundle) -> dict|None:
@@ -241,8 +241,9 @@ def estimate_for_bundle(bundle,  # a `tracking.Bundle` (or anything with .thresh
     rec = (cal['intercept'], cal['slope']) if 'slope' in cal else None
     est = estimate_performance(probability, bundle.threshold, dec.get('fn_cost', 10.), dec.get('fp_cost', 1.), ref, margin,
                                **{'calibration_cov': cal.get('cov'), 'recalibration': rec, **kwargs})
+    used = est['calibration_cov'] is not None or est['recalibration'] is not None
     return {**est, 'model_version': getattr(bundle, 'version', None), 'reference_n': (ref or {}).get('n'),
-            'calibration_source': cal.get('source', 'out-of-fold' if cal.get('cov') else None) if est['calibration_cov'] or est['recalibration'] else None}
+            'calibration_source': cal.get('source', 'out-of-fold') if used else None}
 
 # %% ../nbs/15_performance.ipynb #4eee4a4c
 def calibration_phrase(est: dict,  # from `estimate_for_bundle`
