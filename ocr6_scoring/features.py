@@ -17,10 +17,11 @@ from .catalog import (MISSING_LEVELS, OTHER, DAYS_WINDOW, MONTHS_WINDOW, STATS, 
                                   col, ratio, flag, since, level_is, rowwise)
 
 # %% auto #0
-__all__ = ['SPEC_FORMAT', 'SPEC_VERSION', 'Groups', 'fit_levels', 'slug', 'empty_frame', 'pick_application', 'applicant_codes',
-           'compile_spec', 'compute_columns', 'FeatureBuilder', 'check_links', 'records_to_tables', 'check_spec',
-           'row_values', 'explain_constant', 'duplicated_pairs', 'applicant_records', 'with_missing', 'MISSING_LEVELS',
-           'OTHER', 'DAYS_WINDOW', 'MONTHS_WINDOW', 'STATS', 'APP_LABELS', 'APP_VALUES', 'CHILD', 'RATIOS', 'as_float',
+__all__ = ['SPEC_FORMAT', 'SPEC_VERSION', 'Groups', 'count_levels', 'choose_levels', 'fit_levels', 'slug', 'level_columns',
+           'summarise_table', 'add_summaries', 'empty_frame', 'pick_application', 'applicant_codes', 'compile_spec',
+           'compute_columns', 'FeatureBuilder', 'check_links', 'records_to_tables', 'check_spec', 'row_values',
+           'explain_constant', 'duplicated_pairs', 'applicant_records', 'with_missing', 'MISSING_LEVELS', 'OTHER',
+           'DAYS_WINDOW', 'MONTHS_WINDOW', 'STATS', 'APP_LABELS', 'APP_VALUES', 'CHILD', 'RATIOS', 'as_float',
            'level_codes', 'TableView', 'safe_div', 'Value', 'Filter', 'ChildCatalog', 'col', 'ratio', 'flag', 'since',
            'level_is', 'rowwise']
 
@@ -89,23 +90,56 @@ def reduce(self: Groups,
 SPEC_FORMAT, SPEC_VERSION = 'ocr6_scoring.features', 1  # what a spec file says it is; checked when it is read back
 
 # %% ../nbs/02_features.ipynb #34cb1d34
+def count_levels(s: pd.Series,  # a categorical (or text) column
+                ) -> dict[str, int]:
+    "Rows per non-missing level (as text), levels seen at least once: what `choose_levels` needs, addable across parts."
+    a, step = _categorical(s), 1 << 22
+    k = sum((np.bincount(c[c >= 0], minlength=len(a.categories)) for c in (a.codes[i:i + step] for i in range(0, len(a), step))),
+            np.zeros(len(a.categories), dtype=np.int64))  # rows per category, by chunks (small temporaries)
+    vc = pd.Series(k, index=[str(c) for c in a.categories]).groupby(level=0).sum()
+    return {str(l): int(n) for l, n in vc.items() if n > 0}
+
+def choose_levels(counts: Mapping[str, int],  # rows per level (`count_levels`)
+                  n_rows: int,  # rows of the table, missing values included
+                  min_share: float,  # a level is kept if seen on at least this share of the rows ...
+                  min_count: int,  # ... and on at least this many rows
+                 ) -> tuple[list[str], bool]:
+    "Levels kept (most frequent first, then by name) and whether any other non-missing level was seen."
+    vc = {l: k for l, k in counts.items() if l not in MISSING_LEVELS}
+    need = max(min_count, math.ceil(min_share * n_rows))
+    kept = sorted((l for l, k in vc.items() if k >= need), key=lambda l: (-vc[l], l))
+    return kept, any(k < need for k in vc.values())
+
 def fit_levels(s: pd.Series,  # a categorical column of the training data
                min_share: float,  # a level is kept if seen on at least this share of the rows ...
                min_count: int,  # ... and on at least this many rows
               ) -> tuple[list[str], bool]:
     "Levels kept (most frequent first, then by name) and whether any other non-missing level was seen."
-    a, step = _categorical(s), 1 << 22
-    k = sum((np.bincount(c[c >= 0], minlength=len(a.categories)) for c in (a.codes[i:i + step] for i in range(0, len(a), step))),
-            np.zeros(len(a.categories), dtype=np.int64))  # rows per category, by chunks (small temporaries)
-    vc = pd.Series(k, index=[str(c) for c in a.categories]).groupby(level=0).sum()
-    vc = vc[(vc > 0) & ~vc.index.isin(list(MISSING_LEVELS))]
-    need = max(min_count, math.ceil(min_share * len(s)))
-    kept = sorted((l for l, k in vc.items() if k >= need), key=lambda l: (-vc[l], l))
-    return [str(l) for l in kept], bool((vc < need).any())
+    return choose_levels(count_levels(s), len(s), min_share, min_count)
 
 def slug(level: str) -> str:
     "A level as a column-name fragment: letters, digits and underscores."
     return re.sub(r'[^0-9A-Za-z]+', '_', str(level)).strip('_') or '_'
+
+# %% ../nbs/02_features.ipynb #7a989165
+def level_columns(t: str) -> list[str]:
+    "The categorical columns of table `t` whose levels a spec may keep."
+    return [c for c, k in SCHEMA[t].items() if k == 'cat'] if t in APPLICATION_TABLES else list(CHILD[t].cats)
+
+def summarise_table(t: str,  # a name in `TABLES`
+                    df: pd.DataFrame,  # its typed rows
+                   ) -> dict:
+    "What fitting a spec reads of a table: its rows, its columns and `count_levels` of its categorical columns."
+    return {'rows': len(df), 'columns': [str(c) for c in df.columns],
+            'levels': {c: count_levels(df[c]) for c in level_columns(t) if c in df.columns}}
+
+def add_summaries(a: dict, b: dict) -> dict:
+    "The summary of two parts of a table (their columns must agree)."
+    if a['columns'] != b['columns']: raise DataError(f"parts with different columns: {sorted(set(a['columns']) ^ set(b['columns']))}")
+    lv = {c: dict(a['levels'][c]) for c in a['levels']}
+    for c, counts in b['levels'].items():
+        for l, k in counts.items(): lv[c][l] = lv[c].get(l, 0) + k
+    return {'rows': a['rows'] + b['rows'], 'columns': a['columns'], 'levels': lv}
 
 # %% ../nbs/02_features.ipynb #075fa611
 @lru_cache(maxsize=None)
@@ -117,19 +151,19 @@ def _entry(name, kind, table, meaning, unit, group, inputs, **how) -> dict:
     return {'name': name, 'kind': kind, 'table': table, **how, 'source': table, 'meaning': meaning,
             'unit': unit, 'group': group, 'inputs': sorted(set(inputs))}
 
-def _app_entries(app: pd.DataFrame, levels: dict, min_share: float, min_count: int) -> list[dict]:
-    out, schema = [], SCHEMA['application_test']
+def _app_entries(app: dict, levels: dict, min_share: float, min_count: int) -> list[dict]:
+    out, schema, has = [], SCHEMA['application_test'], set(app['columns'])
     for c, kind in schema.items():
-        if c == 'SK_ID_CURR' or c not in app.columns or kind == 'cat': continue
+        if c == 'SK_ID_CURR' or c not in has or kind == 'cat': continue
         label, unit = APP_LABELS[c]
         out.append(_entry(c, 'raw', 'application', label, unit, label, [f'application.{c}'], column=c))
     for name, val in APP_VALUES.items():
-        if all(c in app.columns for c in val.inputs):
+        if all(c in has for c in val.inputs):
             out.append(_entry(name, 'value', 'application', val.label, val.unit, val.group or val.label,
                               [f'application.{c}' for c in val.inputs], value=name))
     for c, kind in schema.items():
-        if kind != 'cat' or c not in app.columns: continue
-        kept, rare = fit_levels(app[c], min_share, min_count)
+        if kind != 'cat' or c not in has: continue
+        kept, rare = choose_levels(app['levels'][c], app['rows'], min_share, min_count)
         if not kept and not rare: continue  # nothing but missing values at fit
         levels[f'application.{c}'] = kept
         label = APP_LABELS[c][0]
@@ -144,8 +178,8 @@ def _agg_name(prefix, what, stat, f):
     return '_'.join([prefix, *([what] if what else []), stat.upper(), *([f] if f else [])])
 
 # %% ../nbs/02_features.ipynb #eeb7bcf2
-def _child_entries(t: str, df: pd.DataFrame, levels: dict, min_share: float, min_count: int) -> list[dict]:
-    cat, out, has = CHILD[t], [], set(df.columns)
+def _child_entries(t: str, summary: dict, levels: dict, min_share: float, min_count: int) -> list[dict]:
+    cat, out, has = CHILD[t], [], set(summary['columns'])
     for value, stat, f in cat.agg_list():
         val, flt = cat.values[value], cat.filters.get(f)
         inputs = [*val.inputs, *(flt.inputs if flt else ())]
@@ -159,7 +193,7 @@ def _child_entries(t: str, df: pd.DataFrame, levels: dict, min_share: float, min
         out.append(e)
     for c, (label, stats) in cat.cats.items():
         if c not in has: continue
-        kept, rare = fit_levels(df[c], min_share, min_count)
+        kept, rare = choose_levels(summary['levels'][c], summary['rows'], min_share, min_count)
         if not kept and not rare: continue
         levels[f'{t}.{c}'] = kept
         for l in [*kept, None]:
@@ -320,26 +354,36 @@ def _medians(X: pd.DataFrame) -> dict[str, float]:
 
 # %% ../nbs/02_features.ipynb #955db6ae
 @patch
-def fit_transform(self: FeatureBuilder,
-                  tables: Mapping[str, pd.DataFrame],  # typed training tables, as `load_tables` returns them
-                  application: str|None=None,  # which application table, if both are given
-                 ) -> pd.DataFrame:
-    "Fit the spec on `tables` and return their features."
-    name, app = pick_application(tables, application)
+def fit_summaries(self: FeatureBuilder,
+                  application: str,  # the application table whose applicants get a row
+                  summaries: Mapping[str, dict],  # `summarise_table` of every table, by name
+                 ) -> FeatureBuilder:
+    "Fit the spec's columns and levels from table summaries; its fill values stay empty until the features exist."
     levels = {}
-    entries = _app_entries(app, levels, self.min_share, self.min_count)
+    entries = _app_entries(summaries[application], levels, self.min_share, self.min_count)
     for t in CHILD:
-        if t in tables and (t != 'bureau_balance' or 'bureau' in tables):
-            entries += _child_entries(t, tables[t], levels, self.min_share, self.min_count)
+        if t in summaries and (t != 'bureau_balance' or 'bureau' in summaries):
+            entries += _child_entries(t, summaries[t], levels, self.min_share, self.min_count)
     entries += _ratio_entries(entries)
     names = [e['name'] for e in entries]
     if len(set(names)) != len(names): raise DataError(f'duplicated feature names: {sorted({n for n in names if names.count(n) > 1})}')
     self.spec = {'format': SPEC_FORMAT, 'version': SPEC_VERSION,
                  'params': {'min_share': self.min_share, 'min_count': self.min_count,
                             'days_window': DAYS_WINDOW, 'months_window': MONTHS_WINDOW},
-                 'fitted_on': {'application': name, 'applicants': len(app),
-                               'tables': {t: len(df) for t, df in tables.items()}},
+                 'fitted_on': {'application': application, 'applicants': summaries[application]['rows'],
+                               'tables': {t: s['rows'] for t, s in summaries.items()}},
                  'levels': levels, 'columns': entries, 'fill_values': {}}
+    return self
+
+# %% ../nbs/02_features.ipynb #07482f54
+@patch
+def fit_transform(self: FeatureBuilder,
+                  tables: Mapping[str, pd.DataFrame],  # typed training tables, as `load_tables` returns them
+                  application: str|None=None,  # which application table, if both are given
+                 ) -> pd.DataFrame:
+    "Fit the spec on `tables` and return their features."
+    name, _ = pick_application(tables, application)
+    self.fit_summaries(name, {t: summarise_table(t, df) for t, df in tables.items()})
     X = self.transform(tables, application)
     self.spec['fill_values'] = _medians(X)
     return X
