@@ -6,15 +6,16 @@
 from __future__ import annotations
 import warnings, re
 from pathlib import Path
-from collections.abc import Mapping, Iterable
+from collections.abc import Mapping, Iterable, Iterator
 from functools import lru_cache
 import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['SCHEMA', 'TABLES', 'APPLICATION_TABLES', 'CHILD_TABLES', 'DTYPES', 'REQUIRED', 'UNIQUE', 'SENTINEL_DAYS',
-           'CACHE_BYTES', 'WIDEN', 'DataError', 'DataWarning', 'coerce_frame', 'read_table', 'find_table',
-           'check_unique', 'check_target', 'load_tables', 'columns_from_records', 'frame_from_records', 'domain_range',
-           'plausible_ranges', 'check_plausible', 'load_descriptions', 'summarise']
+           'CACHE_BYTES', 'WIDEN', 'DataError', 'DataWarning', 'coerce_frame', 'table_columns', 'read_table',
+           'read_chunks', 'find_table', 'check_unique', 'check_target', 'load_tables', 'columns_from_records',
+           'frame_from_records', 'domain_range', 'plausible_ranges', 'check_plausible', 'load_descriptions',
+           'summarise']
 
 # %% ../nbs/00_data.ipynb #ed926ba8
 _SCHEMA_SRC = {
@@ -193,11 +194,10 @@ def _release_arrow():
     except (ImportError, AttributeError): pass
 
 # %% ../nbs/00_data.ipynb #e3c0c78a
-def read_table(path: str|Path,  # a `.csv` or `.parquet` file
-               table: str|None=None,  # its name in `TABLES`; default: the file's stem
-              ) -> pd.DataFrame:
-    "Read one Home Credit table, typed by `SCHEMA`; unknown columns are dropped with a `DataWarning`."
-    path = Path(path); table = table or path.stem
+def table_columns(path: Path,  # a `.csv` or `.parquet` file
+                  table: str,  # its name in `TABLES`
+                 ) -> list[str]:
+    "The file's columns that `table` knows, in file order, after checking its header; unknown columns warn."
     if table not in SCHEMA: raise DataError(f"{path.name}: unknown table {table!r}; expected one of {', '.join(TABLES)}")
     if not path.exists(): raise DataError(f"{path}: file not found")
     schema, header = SCHEMA[table], _header(path)
@@ -209,8 +209,15 @@ def read_table(path: str|Path,  # a `.csv` or `.parquet` file
     unknown = [c for c in header if c not in schema]
     if unknown:
         warnings.warn(f"{path.name}: {len(unknown)} unknown column(s) ignored: {', '.join(unknown[:10])}"
-                      + (' ...' if len(unknown) > 10 else ''), DataWarning, stacklevel=2)
-    cols = [c for c in header if c in schema]
+                      + (' ...' if len(unknown) > 10 else ''), DataWarning, stacklevel=3)
+    return [c for c in header if c in schema]
+
+def read_table(path: str|Path,  # a `.csv` or `.parquet` file
+               table: str|None=None,  # its name in `TABLES`; default: the file's stem
+              ) -> pd.DataFrame:
+    "Read one Home Credit table, typed by `SCHEMA`; unknown columns are dropped with a `DataWarning`."
+    path = Path(path); table = table or path.stem
+    cols, schema = table_columns(path, table), SCHEMA.get(table)
     if path.suffix == '.parquet':
         df = pd.read_parquet(path, columns=cols)
         _release_arrow()  # Arrow's pool keeps freed buffers otherwise: GBs of RSS at full scale
@@ -222,6 +229,33 @@ def read_table(path: str|Path,  # a `.csv` or `.parquet` file
         coerce_frame(df, table, path.name)  # raises the precise error
         raise DataError(f"{path.name}: {e}") from e
     return coerce_frame(df[cols], table, path.name)
+
+# %% ../nbs/00_data.ipynb #94a31c35
+def read_chunks(path: str|Path,  # a `.csv` (UTF-8) or `.parquet` file
+                table: str|None=None,  # its name in `TABLES`; default: the file's stem
+                rows: int=500_000,  # rows per chunk
+               ) -> Iterator[pd.DataFrame]:
+    "`read_table` of a file, chunk by chunk: typed frames of at most `rows` rows, in file order."
+    path = Path(path); table = table or path.stem
+    cols, schema = table_columns(path, table), SCHEMA.get(table)
+    where = lambda i, n: f"{path.name} (rows {i * rows + 1:,}-{i * rows + n:,})"
+    if path.suffix == '.parquet':
+        import pyarrow.parquet as pq
+        for i, b in enumerate(pq.ParquetFile(path).iter_batches(batch_size=rows, columns=cols)):
+            yield coerce_frame(b.to_pandas(), table, where(i, b.num_rows))
+        return
+    done = 0  # chunks read
+    try:
+        for df in pd.read_csv(path, usecols=cols, dtype={c: _READ_KIND[schema[c]] for c in cols}, chunksize=rows, low_memory=False):
+            yield coerce_frame(df[cols], table, where(done, len(df)))
+            done += 1
+    except UnicodeDecodeError as e: raise DataError(f"{path.name}: not UTF-8 text ({e}); convert it, or read it whole with read_table") from e
+    except pd.errors.ParserError as e: raise DataError(f"{path.name}: not a readable CSV file ({e})") from e
+    except (ValueError, TypeError) as e:
+        if isinstance(e, DataError): raise
+        df = pd.read_csv(path, usecols=cols, dtype=str, keep_default_na=False, na_values=[''], skiprows=range(1, done * rows + 1), nrows=rows)
+        coerce_frame(df[cols], table, where(done, len(df)))  # the chunk that failed, as text: raises the precise error
+        raise DataError(f"{path.name}: {e}") from e
 
 # %% ../nbs/00_data.ipynb #ace84cc5
 def find_table(data_dir: str|Path, table: str) -> Path|None:

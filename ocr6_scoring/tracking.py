@@ -20,11 +20,11 @@ from .tuning import tune, DEFAULT_SPACE, as_score
 from .performance import holdout_recalibration
 
 # %% auto #0
-__all__ = ['SCORES', 'LOSSES', 'PROFILES', 'REGISTERED_MODEL', 'CHAMPION', 'CHALLENGER', 'EXPERIMENT', 'CONFIGURATIONS',
-           'in_holdout', 'data_fingerprint', 'TrainConfig', 'load_object', 'prob_metrics', 'TrainReport',
-           'train_bundle', 'Bundle', 'score_folder', 'default_tracking_uri', 'artifact_root', 'promotion_lock',
-           'TrackedRun', 'track', 'bundle_path', 'holdout_cost', 'promote', 'run_configurations', 'comparison_table',
-           'track_configurations']
+__all__ = ['SCORES', 'LOSSES', 'PROFILES', 'SCORES_COLUMNS', 'SCORES_FLOAT', 'REGISTERED_MODEL', 'CHAMPION', 'CHALLENGER',
+           'EXPERIMENT', 'CONFIGURATIONS', 'in_holdout', 'data_fingerprint', 'TrainConfig', 'load_object',
+           'prob_metrics', 'TrainReport', 'train_bundle', 'Bundle', 'score_folder', 'default_tracking_uri',
+           'artifact_root', 'promotion_lock', 'TrackedRun', 'track', 'bundle_path', 'holdout_cost', 'promote',
+           'run_configurations', 'comparison_table', 'track_configurations']
 
 # %% ../nbs/06_tracking.ipynb #12550fe1
 def in_holdout(ids, share: float=0.2) -> np.ndarray:
@@ -306,14 +306,16 @@ def score_tables(self: Bundle, tables: Mapping) -> pd.DataFrame:
     return self.score_features(self.features.transform(tables))
 
 # %% ../nbs/06_tracking.ipynb #adab5385
+SCORES_COLUMNS, SCORES_FLOAT = ['SK_ID_CURR', 'probability', 'decision'], '%.6f'  # the batch scores file: its columns, its probabilities' format
+
 def score_folder(model_dir, data_dir, out) -> pd.DataFrame:
     "Score `application_test` of `data_dir` (+ child tables) with a bundle; write SK_ID_CURR,probability,decision."
     b = Bundle.load(model_dir)
     tables = load_tables(data_dir, require=['application_test'])
     tables.pop('application_train', None)
-    res = b.score_tables(tables).reset_index()[['SK_ID_CURR', 'probability', 'decision']]
+    res = b.score_tables(tables).reset_index()[SCORES_COLUMNS]
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f'.{out.name}.tmp'); res.to_csv(tmp, index=False, float_format='%.6f'); tmp.replace(out)
+    tmp = out.with_name(f'.{out.name}.tmp'); res.to_csv(tmp, index=False, float_format=SCORES_FLOAT); tmp.replace(out)
     return res
 
 # %% ../nbs/06_tracking.ipynb #7a43cec3
