@@ -13,9 +13,9 @@ from .data import DataError, load_tables, summarise
 
 # %% auto #0
 __all__ = ['REPO', 'TRAIN_NOTEBOOK', 'STOP_SIGNALS', 'DEMO_DIR', 'DEMO_STOP', 'SHOWN', 'DOCS_PROGRESS', 'PROFILE_NAMES',
-           'cmd_summary', 'cmd_synth', 'cmd_train', 'cmd_score', 'cmd_drift', 'is_loopback', 'cmd_serve',
-           'cmd_dashboard', 'StartError', 'free_port', 'wait_until', 'wait_http', 'stop_processes', 'stop_on_signals',
-           'ignoring_signals', 'services', 'voila_kernels', 'cmd_demo', 'build_parser', 'main']
+           'cmd_summary', 'cmd_synth', 'cmd_train', 'cmd_score', 'cmd_partition', 'cmd_drift', 'is_loopback',
+           'cmd_serve', 'cmd_dashboard', 'StartError', 'free_port', 'wait_until', 'wait_http', 'stop_processes',
+           'stop_on_signals', 'ignoring_signals', 'services', 'voila_kernels', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/11_cli.ipynb #b989c590
 def cmd_summary(args):
@@ -113,12 +113,32 @@ def _train_papermill(args, cfg, uri):
     return 0
 
 # %% ../nbs/11_cli.ipynb #4c89936e
+def _dask_engine(args) -> bool:
+    "Whether the command runs on Dask; `--scheduler` without `--engine dask` is an error, not ignored."
+    if args.engine != 'dask' and args.scheduler: raise DataError('--scheduler needs --engine dask')
+    return args.engine == 'dask'
+
 def cmd_score(args):
     "Score application_test of a data folder with a model bundle: SK_ID_CURR,probability,decision."
-    from ocr6_scoring.tracking import score_folder
-    res = score_folder(args.model, args.data_dir, args.out)
-    n_ref = int((res.decision == 'refused').sum())
-    print(f"Scored {len(res):,} applicants -> {Path(args.out).resolve()} ({n_ref:,} refused, {len(res) - n_ref:,} granted)")
+    if _dask_engine(args):
+        from ocr6_scoring.scale import score_parts, dask_client, read_manifest
+        read_manifest(args.data_dir)
+        with dask_client(args.scheduler, args.workers, args.memory_limit) as client:
+            n = score_parts(client, args.model, args.data_dir, args.out, progress=not args.quiet)
+        n_all, n_ref = n['applicants'], n['refused']
+    else:
+        from ocr6_scoring.tracking import score_folder
+        res = score_folder(args.model, args.data_dir, args.out)
+        n_all, n_ref = len(res), int((res.decision == 'refused').sum())
+    print(f"Scored {n_all:,} applicants -> {Path(args.out).resolve()} ({n_ref:,} refused, {n_all - n_ref:,} granted)")
+    return 0
+
+# %% ../nbs/11_cli.ipynb #d2470c17
+def cmd_partition(args):
+    "Split a folder of Kaggle files into parts by applicant (Parquet), for the commands' --engine dask."
+    from ocr6_scoring.scale import partition_folder
+    m = partition_folder(args.data_dir, args.out, args.n_parts, force=args.force, progress=not args.quiet)
+    print(f"Wrote {Path(args.out).resolve()}: {m['n_parts']} parts; " + ', '.join(f"{t} {sum(i['rows']):,} rows" for t, i in m['tables'].items()))
     return 0
 
 # %% ../nbs/11_cli.ipynb #f1b7013e
@@ -446,7 +466,8 @@ def _add_synth(sub):
     s.add_argument('--out', required=True, help='output folder (must be absent or empty unless --force)')
     s.add_argument('--n-clients', type=int, default=None, help='training applicants (default: demo size)')
     s.add_argument('--seed', type=int, default=0)
-    s.add_argument('--format', choices=['csv', 'parquet'], default='csv')
+    s.add_argument('--format', choices=['csv', 'parquet', 'parts'], default='csv',
+                   help='a file per table (csv, parquet) or a partitioned folder for --engine dask (parts: a part per 25,000 applicants)')
     s.add_argument('--drift', type=float, default=0.0, help='strength of the shift of the new applicants (0 = none, 1 = clear)')
     s.add_argument('--concept-drift', type=float, default=0.0,
                    help="strength of the shift of the relation between the new applicants' values and their risk (0 = none); changes their labels only")
@@ -489,13 +510,34 @@ def _add_train(sub):
     s.set_defaults(func=cmd_train, interrupted='no bundle was written')  # written last, into a temporary folder renamed when complete
 
 # %% ../nbs/11_cli.ipynb #87023b6c
+def _add_engine(s):
+    "The options that choose where a command computes: pandas here, or Dask."
+    s.add_argument('--engine', choices=['pandas', 'dask'], default='pandas',
+                   help='pandas: in this process; dask: part by part on a Dask cluster (--data-dir must be partitioned: ocr6 partition)')
+    s.add_argument('--scheduler', default=None, help='Dask scheduler address (tcp://host:8786); default: a LocalCluster on this machine')
+    s.add_argument('--workers', type=int, default=None, help='LocalCluster worker processes (default: one per core)')
+    s.add_argument('--memory-limit', default='auto', help="LocalCluster memory per worker, e.g. 8GB (default: the machine's memory shared out)")
+
 def _add_score(sub):
     "The `score` sub-command's arguments."
     s = sub.add_parser('score', help='score application_test of a folder with a bundle', description=cmd_score.__doc__)
     s.add_argument('--model', required=True, help='model bundle folder')
-    s.add_argument('--data-dir', required=True, help='folder with application_test (+ child tables)')
+    s.add_argument('--data-dir', required=True, help='folder with application_test (+ child tables); partitioned with --engine dask')
     s.add_argument('--out', required=True, help='predictions CSV to write')
-    s.set_defaults(func=cmd_score)
+    _add_engine(s)
+    s.add_argument('--quiet', action='store_true', help='no progress bars')
+    s.set_defaults(func=cmd_score, interrupted='no predictions file was written')
+
+# %% ../nbs/11_cli.ipynb #6c88b55b
+def _add_partition(sub):
+    "The `partition` sub-command's arguments."
+    s = sub.add_parser('partition', help='split a data folder into parts by applicant, for --engine dask', description=cmd_partition.__doc__)
+    s.add_argument('--data-dir', required=True, help='folder with Kaggle file names (CSV or Parquet)')
+    s.add_argument('--out', required=True, help='partitioned folder to write (must be absent or empty unless --force)')
+    s.add_argument('--n-parts', type=int, required=True, help='parts: enough that one part fits a worker many times over (e.g. 1 per 25,000 applicants)')
+    s.add_argument('--force', action='store_true', help='replace an earlier partitioned folder')
+    s.add_argument('--quiet', action='store_true', help='no progress bars')
+    s.set_defaults(func=cmd_partition, interrupted='nothing was written')  # written into a temporary folder, moved into place when complete
 
 # %% ../nbs/11_cli.ipynb #00cda7fc
 def _add_drift(sub):
@@ -562,7 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 'data, model, decisions and explanations.')
     p.add_argument('--version', action='version', version=f'ocr6_scoring {__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND')
-    for add in (_add_summary, _add_synth, _add_train, _add_score, _add_drift, _add_serve, _add_dashboard, _add_demo): add(sub)
+    for add in (_add_summary, _add_synth, _add_partition, _add_train, _add_score, _add_drift, _add_serve, _add_dashboard, _add_demo): add(sub)
     return p
 
 # %% ../nbs/11_cli.ipynb #16ab1ce1

@@ -60,8 +60,12 @@ class PartsWriter:
         self.rows[table][int(k)] = self.rows[table].get(int(k), 0) + len(df)
 
     def close_table(self, table: str):
-        "Close the open files of `table`."
+        "Close the open files of `table` (no more rows of it will come)."
         for key in [k for k in self.writers if k[0] == table]: self.writers.pop(key).close()
+
+    def close_part(self, k: int):
+        "Close the open files of part `k` (no more rows of it will come)."
+        for key in [x for x in self.writers if x[1] == k]: self.writers.pop(key).close()
 
     def close(self, n_parts: int|None=None,  # parts in all (default: one more than the last part written)
              ) -> dict:

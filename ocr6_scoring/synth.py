@@ -14,7 +14,7 @@ from tqdm import tqdm
 from .data import SCHEMA, TABLES, APPLICATION_TABLES, DTYPES, SENTINEL_DAYS, DataError
 
 # %% auto #0
-__all__ = ['DEMO_N_CLIENTS', 'FULL_N_TRAIN', 'FULL_N_TEST', 'CHUNK_SIZE', 'FORMATS', 'DRIFTED_COLUMNS', 'RISK_INTERCEPT',
+__all__ = ['DEMO_N_CLIENTS', 'FULL_N_TRAIN', 'FULL_N_TEST', 'CHUNK_SIZE', 'FORMATS', 'PARTS', 'DRIFTED_COLUMNS', 'RISK_INTERCEPT',
            'EXT_EFFECTS', 'EDUCATION_EFFECT', 'CONCEPT_SHIFT', 'CONCEPT_EXT_LOSS', 'NEW_LABELS_FILE', 'default_n_test',
            'planted_logit', 'concept_logit', 'generate', 'synthesize', 'format_summary']
 
@@ -23,7 +23,8 @@ DEMO_N_CLIENTS = 20_000  # default number of training applicants: trains in abou
 FULL_N_TRAIN = 307_511  # Kaggle's application_train.csv
 FULL_N_TEST = 48_744  # Kaggle's application_test.csv
 CHUNK_SIZE = 25_000  # applicants generated (and written) at a time; fixed, so output does not depend on memory
-FORMATS = ('csv', 'parquet')
+FORMATS = ('csv', 'parquet')  # one file per table
+PARTS = 'parts'  # a partitioned folder (`scale`): a part per chunk, holding all rows of its applicants
 DRIFTED_COLUMNS = ('NAME_CONTRACT_TYPE', 'AMT_INCOME_TOTAL', 'AMT_CREDIT', 'AMT_ANNUITY', 'AMT_GOODS_PRICE',
                    'EXT_SOURCE_3')  # the application columns that `drift` shifts in application_test, and no others
 
@@ -986,9 +987,26 @@ class _Sink:
         if self.fmt == 'parquet': self.files[table].write_table(data)
         else: pa_csv.write_csv(data, self.files[table], pa_csv.WriteOptions(include_header=False))
         self.rows[table] += len(df)
+    def end_chunk(self): pass
     def close(self):
         for f in self.files.values(): f.close()
         self.files = {}
+
+# %% ../nbs/01_synth.ipynb #5d09b9ff
+class _PartsSink:
+    "Write each chunk's tables as one part of a partitioned folder (`scale.PartsWriter`), counting rows."
+    def __init__(self, folder: Path):
+        from ocr6_scoring.scale import PartsWriter
+        self.w, self.k, self.files, self.rows = PartsWriter(folder, f'synthetic chunks of {CHUNK_SIZE:,} applicants'), 0, {}, {}
+    def write(self, table: str, df: pd.DataFrame):
+        self.w.write(table, self.k, df); self.files[table] = True
+        self.rows[table] = self.rows.get(table, 0) + len(df)
+    def end_chunk(self): self.w.close_part(self.k); self.k += 1
+    def close(self):
+        if self.w is not None: self.w.close(max(self.k, 1)); self.w = None
+
+
+
 
 # %% ../nbs/01_synth.ipynb #20da60a9
 _WHAT = {'AMT': 'Amount', 'DAYS': 'Days relative to the application (negative: before it)', 'CNT': 'Count',
@@ -1019,19 +1037,21 @@ def _descriptions() -> pd.DataFrame:
 
 # %% ../nbs/01_synth.ipynb #bca81ab3
 NEW_LABELS_FILE = 'application_test_labels.csv'  # the new applicants' true labels (on request): no table of the loader has this name
-_OWN_FILES = tuple(f'{t}.{ext}' for t in TABLES for ext in FORMATS) + ('HomeCredit_columns_description.csv', NEW_LABELS_FILE)
+_OWN_FILES = tuple(f'{t}.{ext}' for t in TABLES for ext in FORMATS) + ('HomeCredit_columns_description.csv', NEW_LABELS_FILE, 'parts.json')
 
 def _publish(tmp: Path, out: Path):
     "Move the finished files of `tmp` into `out`: a rename when `out` is new or empty."
     if out.is_dir() and not any(out.iterdir()): out.rmdir()
     if not out.exists(): os.replace(tmp, out); return
     for name in _OWN_FILES: (out/name).unlink(missing_ok=True)
+    for t in TABLES:  # the table folders of a partitioned folder
+        if (out/t).is_dir(): shutil.rmtree(out/t)
     for f in sorted(tmp.iterdir()): os.replace(f, out/f.name)
     tmp.rmdir()
 
 def _prepare(out, fmt: str, force: bool) -> tuple[Path, Path|None, Path]:
     "(absolute `out`, the first folder created for it or None, a new temporary folder beside it), or a `DataError`."
-    if fmt not in FORMATS: raise DataError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt not in (*FORMATS, PARTS): raise DataError(f"unknown format {fmt!r}; expected one of {', '.join((*FORMATS, PARTS))}")
     out = Path(os.path.abspath(out))
     if out.exists() and not out.is_dir(): raise DataError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not force:
@@ -1041,14 +1061,14 @@ def _prepare(out, fmt: str, force: bool) -> tuple[Path, Path|None, Path]:
     return out, created, Path(tempfile.mkdtemp(prefix=f'.{out.name}.', suffix='.partial', dir=out.parent))
 
 # %% ../nbs/01_synth.ipynb #8cbe8dfc
-def _write_chunks(sink: _Sink, chunks: Iterator, total: int, progress: bool) -> dict:
+def _write_chunks(sink: _Sink|_PartsSink, chunks: Iterator, total: int, progress: bool) -> dict:
     "Write every chunk's tables to `sink`; return each part's SK_ID_CURR, labels and planted probabilities, chunk by chunk."
     got = {t: {'ids': [], 'y': [], 'prob': []} for t in APPLICATION_TABLES}
     with tqdm(total=total, unit=' applicants', desc='synth', disable=not progress) as bar:
         for app, tables, prob, y in chunks:
             for t, df in tables.items(): sink.write(t, df)
             got[app]['ids'].append(tables[app].SK_ID_CURR.to_numpy()); got[app]['y'].append(y); got[app]['prob'].append(prob)
-            bar.update(len(tables[app]))
+            sink.end_chunk(); bar.update(len(tables[app]))
     for t in TABLES:
         if t not in sink.files: sink.write(t, _empty(t))
     sink.close()
@@ -1058,7 +1078,7 @@ def _write_chunks(sink: _Sink, chunks: Iterator, total: int, progress: bool) -> 
 def synthesize(out: str|Path,  # folder to write (created; must be new or empty unless `force`)
                n_clients: int|None=DEMO_N_CLIENTS,  # training applicants (None: the demo size; Kaggle: 307,511)
                seed: int=0,  # random seed: same seed and sizes, byte-identical files
-               fmt: str='csv',  # 'csv' or 'parquet'
+               fmt: str='csv',  # 'csv' or 'parquet' (a file per table), or 'parts' (a partitioned folder, `scale`)
                drift: float=0.0,  # shift of application_test on `DRIFTED_COLUMNS`: 0 none, 1 clearly detectable
                n_test: int|None=None,  # test applicants (default: Kaggle's ratio, 48,744 for 307,511)
                force: bool=False,  # replace the Home Credit files of a non-empty `out`
@@ -1070,7 +1090,7 @@ def synthesize(out: str|Path,  # folder to write (created; must be new or empty 
     n_clients, seed, drift, n_test = _check(n_clients, seed, drift, n_test)
     concept = _strength(concept_drift, 'concept_drift')
     out, created, tmp = _prepare(out, fmt, force)
-    t0, sink = time.time(), _Sink(tmp, fmt)
+    t0, sink = time.time(), _PartsSink(tmp) if fmt == PARTS else _Sink(tmp, fmt)
     try:
         got = _write_chunks(sink, _chunks(n_clients, seed, drift, n_test, concept), n_clients + n_test, progress)
         _descriptions().to_csv(tmp/'HomeCredit_columns_description.csv', index=False)
@@ -1084,13 +1104,13 @@ def synthesize(out: str|Path,  # folder to write (created; must be new or empty 
     y, p = np.concatenate(got['application_train']['y']).astype(int), np.concatenate(got['application_train']['prob'])
     labels = {'new_labels': str(out/NEW_LABELS_FILE), 'new_default_rate': float(np.concatenate(new['y']).mean()) if new['y'] else None} if new_labels else {}
     return {'out': str(out), 'format': fmt, 'seed': seed, 'n_train': n_clients, 'n_test': n_test, 'drift': drift, 'concept_drift': concept,
-            'files': {t: str(out/f'{t}.{fmt}') for t in TABLES}, 'rows': {t: sink.rows[t] for t in TABLES},
+            'files': {t: str(out/(t if fmt == PARTS else f'{t}.{fmt}')) for t in TABLES}, 'rows': {t: sink.rows[t] for t in TABLES},
             'default_rate': float(y.mean()), 'oracle_auc': _auc(y, p), **labels, 'seconds': round(time.time() - t0, 1)}
 
 # %% ../nbs/01_synth.ipynb #a4921bad
 def format_summary(s: dict) -> str:
     "A few lines for the console from the summary `synthesize` returns."
-    rows = '\n'.join(f'  {t + "." + s["format"]:<32}{n:>12,} rows' for t, n in s['rows'].items())
+    rows = '\n'.join(f'  {t + ("/" if s["format"] == PARTS else "." + s["format"]):<32}{n:>12,} rows' for t, n in s['rows'].items())
     concept = f", concept drift {s['concept_drift']:g}" if s.get('concept_drift') else ''
     labels = (f"\n  {NEW_LABELS_FILE}: the new applicants' true labels (read by nothing else), default rate "
               f"{100 * s['new_default_rate']:.1f} %" if s.get('new_labels') and s.get('new_default_rate') is not None else

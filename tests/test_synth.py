@@ -129,7 +129,7 @@ def test_same_seed_gives_identical_files(tmp_path, folders, fmt):
     ({'n_clients': -5}, 'n_clients must be a whole number >= 1, got -5'),
     ({'n_clients': 10.5}, 'n_clients must be a whole number >= 1, got 10.5'),
     ({'n_clients': '100'}, "n_clients must be a whole number >= 1, got '100'"),
-    ({'fmt': 'xlsx'}, "unknown format 'xlsx'; expected one of csv, parquet"),
+    ({'fmt': 'xlsx'}, "unknown format 'xlsx'; expected one of csv, parquet, parts"),
     ({'drift': -0.5}, 'drift must be a number >= 0, got -0.5'),
     ({'drift': float('nan')}, 'drift must be a number >= 0, got nan'),
     ({'seed': -1}, 'seed must be a whole number >= 0, got -1'),
