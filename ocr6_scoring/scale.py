@@ -14,7 +14,7 @@ import pyarrow as pa, pyarrow.parquet as pq
 from tqdm.auto import tqdm
 from .data import (SCHEMA, TABLES, APPLICATION_TABLES, CHILD_TABLES, UNIQUE, DataError, find_table, read_table,
                                read_chunks, check_unique, check_target, coerce_frame)
-from .features import FeatureBuilder, summarise_table, add_summaries, empty_frame, _medians
+from .features import FeatureBuilder, summarise_table, add_summaries, level_columns, empty_frame, _medians
 
 # %% auto #0
 __all__ = ['PARTS_FORMAT', 'PARTS_VERSION', 'MANIFEST', 'part_file', 'arrow_table', 'PartsWriter', 'read_manifest', 'read_part',
@@ -217,8 +217,14 @@ def _fit_tables(m: dict, application: str) -> list[str]:
     if application not in m['tables']: raise DataError(f'the partitioned folder has no {application} table')
     return [t for t in m['tables'] if t == application or t in CHILD_TABLES]
 
-def _summaries(folder, k, tables) -> dict:
-    return {t: summarise_table(t, df) for t, df in read_part(folder, k, tables).items()}
+def _summaries(folder, k, tables, m) -> dict:
+    "`summarise_table` of each table of part `k`, reading only its categorical columns (rows and columns are in the manifest)."
+    out = {}
+    for t in tables:
+        info = m['tables'][t]; cols = [c for c in level_columns(t) if c in info['columns']]
+        df = pd.read_parquet(part_file(folder, t, k), columns=cols) if info['rows'][k] else empty_frame(t)[cols]
+        out[t] = {**summarise_table(t, df), 'rows': info['rows'][k], 'columns': info['columns']}
+    return out
 
 def _features(spec: dict, folder, k: int, tables: list[str], application: str, out: Path|None):
     "The features of part `k` (with TARGET when the application table has it), written to `out/part-k.parquet` if given."
@@ -253,12 +259,13 @@ def build_features(client,  # a `distributed.Client` (`dask_client`)
     "Write the features of every part to `out/part-k.parquet`, fitting the spec first when `fb` is None; return the builder."
     m, out = read_manifest(folder), Path(out)
     tables, parts = _fit_tables(m, application), range(m['n_parts'])
-    if fb is None:
-        s = list(_gather(client, _summaries, [(str(folder), k, tables) for k in parts], 'summaries', progress))
+    if fb is None:  # every part's summaries: child rows of the other applicants count in the levels, as in one frame
+        s = list(_gather(client, _summaries, [(str(folder), k, tables, m) for k in parts], 'summaries', progress))
         fb = FeatureBuilder(min_share, min_count).fit_summaries(application, {t: reduce(add_summaries, [x[t] for x in s]) for t in tables})
         fit = True
     else: fit = False
     shutil.rmtree(out, ignore_errors=True); out.mkdir(parents=True)
+    parts = [k for k in parts if m['tables'][application]['rows'][k]]  # parts without applicants have no features
     list(_gather(client, _features, [(fb.spec, str(folder), k, tables, application, out) for k in parts], 'features', progress))
     if fit: fb.spec['fill_values'] = column_medians(sorted(out.glob('part-*.parquet')), fb.columns)
     return fb
@@ -286,7 +293,7 @@ def score_parts(client,  # a `distributed.Client` (`dask_client`)
                 progress: bool=True,
                ) -> dict:
     "Score application_test of a partitioned folder with a bundle, part by part; return counts of the decisions."
-    from ocr6_scoring.tracking import Bundle, SCORES_FLOAT
+    from ocr6_scoring.tracking import Bundle, SCORES_FLOAT, SCORES_COLUMNS
     from ocr6_scoring.bundle import MANIFEST as BUNDLE_MANIFEST
     m = read_manifest(folder)
     tables = _fit_tables(m, 'application_test')
@@ -296,10 +303,12 @@ def score_parts(client,  # a `distributed.Client` (`dask_client`)
     tmp, counts = out.with_name(f'.{out.name}.tmp'), {'applicants': 0, 'refused': 0}
     try:
         with open(tmp, 'w', newline='') as f:
+            parts = [k for k in range(m['n_parts']) if m['tables']['application_test']['rows'][k]]  # parts with new applicants
             for i, res in enumerate(_gather(client, _score_part, [(str(Path(model_dir).resolve()), stamp, str(folder), k, tables)
-                                                                   for k in range(m['n_parts'])], 'score', progress)):
+                                                                   for k in parts], 'score', progress)):
                 res.to_csv(f, index=False, header=i == 0, float_format=SCORES_FLOAT)
                 counts['applicants'] += len(res); counts['refused'] += int((res.decision == 'refused').sum())
+            if not parts: pd.DataFrame(columns=SCORES_COLUMNS).to_csv(f, index=False)  # no new applicant: the header alone
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True); raise

@@ -69,3 +69,12 @@ def test_score_parts_without_new_applicants_writes_nothing(sample_bundle, client
     with pytest.raises(DataError, match='has no application_test table'):
         score_parts(client, sample_bundle, tmp_path/'only_train', tmp_path/'out.csv', progress=False)
     assert not (tmp_path/'out.csv').exists()
+
+def test_dask_scores_of_synth_parts_equal_pandas_scores(synth_pair, sample_bundle, client, tmp_path):
+    "Parts without new applicants (the training chunks) are skipped; the rest score as the flat files do."
+    from ocr6_scoring.tracking import score_folder
+    flat, parts = synth_pair
+    a = score_folder(sample_bundle, flat['out'], tmp_path/'a.csv')
+    n = score_parts(client, sample_bundle, parts['out'], tmp_path/'b.csv', progress=False)
+    assert n == {'applicants': 3_000, 'refused': int((a.decision == 'refused').sum())}
+    assert (tmp_path/'a.csv').read_text() == (tmp_path/'b.csv').read_text()  # chunk order is file order: the same file
