@@ -127,7 +127,9 @@ def _rows(r: dict) -> list[dict]:
                      'goal': '', 'note': f"{what}; {', '.join(steps)}; {r['n']:,} training + {r['n_test']:,} new applicants, {r['child_rows']:,} child rows; "
                                         f"{r['child_rows'] / m['wall_s'] / (1 if eng == 'pandas' else N_WORKERS) / 1e3:,.0f} k child rows per second per core"})
         rows.append({'benchmark': f'scale {eng} {size}', 'metric': 'peak memory, all processes', 'value': gb(m['peak_bytes']), 'unit': 'GB',
-                     'goal': f'<= {N_WORKERS} x 8 GB' if eng == 'dask' else '', 'note': 'the child process and its descendants (Dask scheduler, nannies, workers), sampled every 0.2 s'})
+                     'goal': f'<= {N_WORKERS} x 8 GB' if eng == 'dask' else '',
+                     'note': ('the child process and its descendants (Dask scheduler, nannies, workers)' if eng == 'dask' else 'the one child process')
+                             + ', RSS sampled every 0.2 s'})
     return rows
 
 
