@@ -78,3 +78,21 @@ def test_dask_scores_of_synth_parts_equal_pandas_scores(synth_pair, sample_bundl
     n = score_parts(client, sample_bundle, parts['out'], tmp_path/'b.csv', progress=False)
     assert n == {'applicants': 3_000, 'refused': int((a.decision == 'refused').sum())}
     assert (tmp_path/'a.csv').read_text() == (tmp_path/'b.csv').read_text()  # chunk order is file order: the same file
+
+def test_features_equal_on_raw_child_rows(client, tmp_path):
+    "Real child rows with their empty cells (../shared/data/home-credit-child-raw), linked to stand-in applicants: same spec, same bits."
+    import shutil
+    from conftest import ROOT
+    from ocr6_scoring.scale import partition_folder
+    raw = (ROOT/'..'/'shared'/'data'/'home-credit-child-raw').resolve()
+    if not (raw/'bureau.csv').exists(): pytest.skip(f'raw child rows not found at {raw}')
+    d = tmp_path/'raw'; d.mkdir()
+    for f in raw.glob('*.csv'): shutil.copy(f, d/f.name)
+    ids = sorted(set().union(*(pd.read_csv(raw/f'{t}.csv', usecols=['SK_ID_CURR']).SK_ID_CURR for t in
+                               ('bureau', 'POS_CASH_balance', 'credit_card_balance', 'installments_payments'))))
+    pd.DataFrame({'SK_ID_CURR': ids, 'TARGET': np.arange(len(ids)) % 2}).to_csv(d/'application_train.csv', index=False)
+    fb = FeatureBuilder(); X = fb.fit_transform(load_tables(d))
+    partition_folder(d, tmp_path/'parts', 6, progress=False, rows=7_000)
+    fb2 = build_features(client, tmp_path/'parts', tmp_path/'X', progress=False)
+    assert fb2.spec == fb.spec and X.notna().to_numpy().mean() > 0.2
+    assert read_features(tmp_path/'X').loc[X.index].drop(columns='TARGET').to_numpy().tobytes() == X.to_numpy().tobytes()
