@@ -17,9 +17,9 @@ from .data import (SCHEMA, TABLES, APPLICATION_TABLES, CHILD_TABLES, UNIQUE, Dat
 from .features import FeatureBuilder, summarise_table, add_summaries, level_columns, empty_frame, _medians
 
 # %% auto #0
-__all__ = ['PARTS_FORMAT', 'PARTS_VERSION', 'MANIFEST', 'part_file', 'arrow_table', 'PartsWriter', 'read_manifest', 'read_part',
-           'part_of', 'partition_folder', 'dask_client', 'column_medians', 'build_features', 'read_features',
-           'score_parts']
+__all__ = ['PARTS_FORMAT', 'PARTS_VERSION', 'MANIFEST', 'CONNECT_TIMEOUT', 'part_file', 'arrow_table', 'PartsWriter',
+           'read_manifest', 'read_part', 'part_of', 'partition_folder', 'dask_client', 'column_medians',
+           'build_features', 'read_features', 'score_parts']
 
 # %% ../nbs/16_scale.ipynb #56e5a974
 PARTS_FORMAT, PARTS_VERSION = 'ocr6_scoring.parts', 1  # what a manifest says it is; checked when it is read
@@ -180,6 +180,8 @@ def partition_folder(data_dir: str|Path,  # a folder of Kaggle files (CSV or Par
     return m
 
 # %% ../nbs/16_scale.ipynb #e98eb247
+CONNECT_TIMEOUT = 10  # seconds to reach a Dask scheduler before giving up
+
 @contextmanager
 def dask_client(scheduler: str|None=None,  # a Dask scheduler's address (tcp://host:8786); None: a LocalCluster here
                 n_workers: int|None=None,  # LocalCluster workers (default: one per core)
@@ -188,7 +190,9 @@ def dask_client(scheduler: str|None=None,  # a Dask scheduler's address (tcp://h
     "A `distributed.Client`, closed (with its LocalCluster) on exit."
     from distributed import Client, LocalCluster
     if scheduler:
-        with Client(scheduler) as c: yield c
+        try: c = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as e: raise DataError(f'cannot reach the Dask scheduler at {scheduler} within {CONNECT_TIMEOUT} s ({e})') from e
+        with c: yield c
         return
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # distributed's notes on ports and memory
@@ -248,6 +252,15 @@ def column_medians(files: list[Path],  # Parquet files of one feature frame, in 
     return out
 
 # %% ../nbs/16_scale.ipynb #548ed85a
+def _clear_features(out: Path):
+    "An empty `out`, removing only the part files of an earlier run: any other file there is a mistake in the path, not ours to delete."
+    if out.exists():
+        other = [f.name for f in out.iterdir() if not (f.is_file() and f.name.startswith('part-') and f.suffix == '.parquet')]
+        if other: raise DataError(f"{out}: holds other files than features' parts ({', '.join(sorted(other)[:3])}); choose an empty or new folder")
+        for f in out.iterdir(): f.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+# %% ../nbs/16_scale.ipynb #87863a24
 def build_features(client,  # a `distributed.Client` (`dask_client`)
                    folder: str|Path,  # a partitioned folder
                    out: str|Path,  # folder for the features' parts (created; replaced)
@@ -264,7 +277,7 @@ def build_features(client,  # a `distributed.Client` (`dask_client`)
         fb = FeatureBuilder(min_share, min_count).fit_summaries(application, {t: reduce(add_summaries, [x[t] for x in s]) for t in tables})
         fit = True
     else: fit = False
-    shutil.rmtree(out, ignore_errors=True); out.mkdir(parents=True)
+    _clear_features(out)
     parts = [k for k in parts if m['tables'][application]['rows'][k]]  # parts without applicants have no features
     list(_gather(client, _features, [(fb.spec, str(folder), k, tables, application, out) for k in parts], 'features', progress))
     if fit: fb.spec['fill_values'] = column_medians(sorted(out.glob('part-*.parquet')), fb.columns)

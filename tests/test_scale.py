@@ -96,3 +96,9 @@ def test_features_equal_on_raw_child_rows(client, tmp_path):
     fb2 = build_features(client, tmp_path/'parts', tmp_path/'X', progress=False)
     assert fb2.spec == fb.spec and X.notna().to_numpy().mean() > 0.2
     assert read_features(tmp_path/'X').loc[X.index].drop(columns='TARGET').to_numpy().tobytes() == X.to_numpy().tobytes()
+
+def test_unreachable_scheduler_is_one_line(tmp_path):
+    w = PartsWriter(tmp_path/'p', 'test'); w.write('application_test', 0, pd.DataFrame({'SK_ID_CURR': [1]})); w.close()
+    r = ocr6('score', '--engine', 'dask', '--scheduler', 'tcp://127.0.0.1:9', '--model', tmp_path/'model', '--data-dir', tmp_path/'p', '--out', tmp_path/'b.csv')
+    assert r.returncode == 2 and 'cannot reach the Dask scheduler at tcp://127.0.0.1:9' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+    assert not (tmp_path/'b.csv').exists()
