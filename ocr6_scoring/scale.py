@@ -54,8 +54,8 @@ class PartsWriter:
         if not len(df): return
         data, key = arrow_table(table, df), (table, int(k))
         if key not in self.writers:
-            part_file(self.folder, table, k).parent.mkdir(parents=True, exist_ok=True)
-            self.writers[key] = pq.ParquetWriter(part_file(self.folder, table, k), data.schema)
+            f = part_file(self.folder, table, k); f.parent.mkdir(parents=True, exist_ok=True)
+            self.writers[key] = pq.ParquetWriter(f, data.schema)
         self.writers[key].write_table(data)
         self.rows[table][int(k)] = self.rows[table].get(int(k), 0) + len(df)
 
@@ -230,13 +230,12 @@ def _summaries(folder, k, tables, m) -> dict:
         out[t] = {**summarise_table(t, df), 'rows': info['rows'][k], 'columns': info['columns']}
     return out
 
-def _features(spec: dict, folder, k: int, tables: list[str], application: str, out: Path|None):
-    "The features of part `k` (with TARGET when the application table has it), written to `out/part-k.parquet` if given."
+def _features(spec: dict, folder, k: int, tables: list[str], application: str, out: Path) -> int:
+    "Write the features of part `k` (with TARGET when the application table has it) to `out/part-k.parquet`; their rows."
     fb = FeatureBuilder(); fb.spec = spec
     t = read_part(folder, k, tables)
     X = fb.transform(t, application)
     if 'TARGET' in t[application]: X['TARGET'] = t[application]['TARGET'].to_numpy('float32')
-    if out is None: return X
     X.to_parquet(out/f'part-{k:05d}.parquet'); return len(X)
 
 # %% ../nbs/16_scale.ipynb #6b878b35
@@ -272,11 +271,10 @@ def build_features(client,  # a `distributed.Client` (`dask_client`)
     "Write the features of every part to `out/part-k.parquet`, fitting the spec first when `fb` is None; return the builder."
     m, out = read_manifest(folder), Path(out)
     tables, parts = _fit_tables(m, application), range(m['n_parts'])
-    if fb is None:  # every part's summaries: child rows of the other applicants count in the levels, as in one frame
+    fit = fb is None
+    if fit:  # every part's summaries: child rows of the other applicants count in the levels, as in one frame
         s = list(_gather(client, _summaries, [(str(folder), k, tables, m) for k in parts], 'summaries', progress))
         fb = FeatureBuilder(min_share, min_count).fit_summaries(application, {t: reduce(add_summaries, [x[t] for x in s]) for t in tables})
-        fit = True
-    else: fit = False
     _clear_features(out)
     parts = [k for k in parts if m['tables'][application]['rows'][k]]  # parts without applicants have no features
     list(_gather(client, _features, [(fb.spec, str(folder), k, tables, application, out) for k in parts], 'features', progress))
